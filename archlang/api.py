@@ -1,0 +1,67 @@
+"""The public entry points that do not need torch: reading a spec and analysing it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .elaborate import Elaborator
+from .errors import ArchError, Diagnostic, DiagnosticSink
+from .ir import Graph
+from .parser import parse
+from .report import Report
+from .scope import Fatal
+
+Spec = str | os.PathLike
+
+
+def read_spec(spec: Spec) -> tuple[str, str]:
+    """``(text, file name)`` of a spec given as a path or as the text itself."""
+    if isinstance(spec, os.PathLike) or ("\n" not in spec and spec.endswith(".arch")):
+        path = Path(spec)
+        try:
+            return path.read_text(encoding="utf-8"), str(spec)
+        except UnicodeDecodeError:
+            raise ArchError([Diagnostic("error", f"cannot read `{spec}`: it is not UTF-8 text", None,
+                                        code="file")]) from None
+        except OSError as exc:
+            reason = (exc.strerror or str(exc)).lower()
+            raise ArchError([Diagnostic("error", f"cannot read `{spec}`: {reason}", None, code="file")]) from None
+    return str(spec), "<spec>"
+
+
+def analyse(text: str, file: str = "<spec>", params: dict[str, float] | None = None,
+            input_shape: tuple[int, ...] | None = None) -> Graph:
+    """Parse and analyse a spec's text; raises :class:`ArchError` with every error found.
+    ``input_shape`` replaces the spec's ``input``."""
+    sources = {file: text}
+    module = parse(text, file)
+    sink = DiagnosticSink()
+    elaborator = Elaborator(sink, sources, params or {}, input_shape)
+    try:
+        graph = elaborator.run(module)
+    except Fatal:
+        graph = elaborator.graph
+    except RecursionError:
+        sink.error("the spec nests blocks or expressions too deeply to analyse", None)
+        graph = elaborator.graph
+    unique = list(dict.fromkeys(sink.items))  # a block's mistake is reported once, not per call
+    if any(d.is_error for d in unique):
+        raise ArchError(unique, sources)
+    graph.warnings = unique
+    if graph.name == "" or graph.name is None:
+        graph.name = Path(file).stem
+    return graph
+
+
+def load(spec: Spec, params: dict[str, float] | None = None,
+         input_shape: tuple[int, ...] | None = None) -> Graph:
+    """Read and analyse a spec given as a path or as its text."""
+    text, file = read_spec(spec)
+    return analyse(text, file, params, input_shape)
+
+
+def check(spec: Spec, **params: float) -> Report:
+    """Analyse a spec (a path or its text) and return its :class:`Report`: rows and totals, the
+    figures of ``archlang check``. Keyword arguments override header parameters, as ``-D`` does."""
+    return Report.of(load(spec, params))

@@ -1,0 +1,195 @@
+"""Graph to readable PyTorch source: one ``nn.Module`` class, modules registered in spec order,
+a straight-line ``forward`` with named tensors. ``archlang.compile`` executes this very source,
+so the generated file and the in-memory model cannot drift apart."""
+
+from __future__ import annotations
+
+import keyword
+import re
+from dataclasses import dataclass
+
+from .ir import MERGES, Graph, Node
+from .ops import INPLACE_ACTIVATIONS, lookup
+from .shapes import fmt
+
+# Producers whose output autograd does not need, so an activation may overwrite it in place.
+_INPLACE_AFTER = frozenset({"conv", "dwconv", "convt", "bn", "fc", "add", "concat"})
+_LOCAL_RESERVED = frozenset({"self", "torch", "nn", "x", "input"})
+_MODULE_RESERVED = frozenset({
+    "forward", "training", "train", "eval", "parameters", "buffers", "children", "modules", "cuda", "cpu",
+    "to", "type", "float", "double", "half", "bfloat16", "state_dict", "load_state_dict", "apply",
+    "zero_grad", "register_buffer", "register_parameter", "add_module", "register_module", "get_submodule",
+    "named_modules", "named_parameters", "named_buffers", "named_children", "requires_grad_", "extra_repr",
+    "dump_patches", "call_super_init", "compile", "share_memory", "ipu", "xpu", "mtia", "get_parameter",
+    "get_buffer", "get_extra_state", "set_extra_state", "set_submodule", "FROZEN_NORMS",
+})
+
+
+def class_name(network: str) -> str:
+    """``resnet`` -> ``Resnet``, ``tiny_unet`` -> ``TinyUnet``; always a safe identifier."""
+    words = re.findall(r"[A-Za-z0-9]+", network)
+    name = "".join(w[:1].upper() + w[1:] for w in words)
+    if not name or not name[0].isalpha():
+        name = "Network" + name
+    return name if name not in {"Module", "Tensor"} else name + "Net"
+
+
+def identifier(text: str, reserved: frozenset[str] = frozenset()) -> str:
+    """A valid, non-keyword, ASCII Python identifier for a spec name."""
+    ident = re.sub(r"\W|[^\x00-\x7f]", "_", text.replace(".", "_"))
+    if not ident or ident[0].isdigit() or ident.startswith("_"):
+        ident = "m" + ident
+    if keyword.iskeyword(ident) or keyword.issoftkeyword(ident) or ident in reserved:
+        ident += "_"
+    return ident
+
+
+def comment(text: str) -> str:
+    """Spec text made safe for a one-line comment."""
+    return "".join(ch if ch.isprintable() else " " for ch in text)
+
+
+@dataclass
+class Plan:
+    """Names chosen for one graph: module attributes and forward-pass variables."""
+
+    attrs: dict[int, str]
+    vars: dict[int, str]
+    inplace: set[int]
+
+
+def plan(graph: Graph) -> Plan:
+    attrs: dict[int, str] = {}
+    taken: set[str] = set()
+    for node in graph.layers:
+        if node.has_module:
+            attrs[node.index] = _unique(identifier(node.name, _MODULE_RESERVED), taken)
+    consumers = graph.consumers()
+    return Plan(attrs, _variables(graph, consumers), _inplace(graph, consumers))
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    candidate, k = name, 1
+    while candidate in taken:
+        k += 1
+        candidate = f"{name}_{k}"
+    taken.add(candidate)
+    return candidate
+
+
+def _variables(graph: Graph, consumers: dict[int, list[int]]) -> dict[int, str]:
+    """A variable per node's output, named after the node's scope (``x`` at the top level, the
+    binding, block or branch inside one). A name is reused once the value it holds is dead, so a
+    straight chain reads ``x = ...; x = ...``."""
+    last_use = {i: max(uses) if uses else i for i, uses in consumers.items()}
+    last_use[graph.output] = len(graph.nodes)
+    names: dict[int, str] = {0: "x"}
+    live: dict[str, int] = {"x": 0}
+    for node in graph.layers:
+        for i in node.inputs:
+            if last_use[i] == node.index and live.get(names[i]) == i:
+                del live[names[i]]
+        base = _scope_prefix(node) or "x"
+        name = base if base not in live else _fresh(base, live)
+        names[node.index] = name
+        live[name] = node.index
+    return names
+
+
+def _scope_prefix(node: Node) -> str:
+    return identifier("_".join(f.name for f in node.frames), _LOCAL_RESERVED) if node.frames else ""
+
+
+def _fresh(base: str, live: dict[str, int]) -> str:
+    k = 2
+    while f"{base}_{k}" in live:
+        k += 1
+    return f"{base}_{k}"
+
+
+def _inplace(graph: Graph, consumers: dict[int, list[int]]) -> set[int]:
+    chosen: set[int] = set()
+    for node in graph.layers:
+        if node.op not in INPLACE_ACTIVATIONS or len(node.inputs) != 1:
+            continue
+        producer = graph.nodes[node.inputs[0]]
+        if producer.op in _INPLACE_AFTER and consumers[producer.index] == [node.index] and (
+                producer.index != graph.output):
+            chosen.add(node.index)
+    return chosen
+
+
+def generate(graph: Graph) -> str:
+    """The whole standalone source file for ``graph``."""
+    p = plan(graph)
+    cls = class_name(graph.name)
+    total = sum(n.params for n in graph.layers)
+    lines = [
+        f'"""{cls}: PyTorch model generated by archlang from {comment(graph.file)!s:.200}.',
+        "",
+        f"Input {fmt(graph.input.shape)} (HxWxC; the module takes {_torch_layout(graph.input.shape)}),",
+        f"output {fmt(graph.nodes[graph.output].shape)}, {total:,} parameters.",
+        '"""',
+        "",
+        "import torch",
+        "from torch import nn",
+        "",
+        "",
+        f"class {cls}(nn.Module):",
+    ]
+    frozen_norms = [p.attrs[n.index] for n in graph.layers if not n.trainable and n.op == "bn"]
+    if frozen_norms:
+        lines += ["    # batch norms inside `freeze(...)` keep their running statistics in train mode",
+                  f"    FROZEN_NORMS = {tuple(frozen_norms)!r}", ""]
+    lines += _init(graph, p) + [""] + _forward(graph, p)
+    if frozen_norms:
+        lines += ["", "    def train(self, mode: bool = True) -> \"nn.Module\":",
+                  "        super().train(mode)",
+                  "        for name in self.FROZEN_NORMS:",
+                  "            getattr(self, name).eval()",
+                  "        return self"]
+    return "\n".join(lines) + "\n"
+
+
+def _torch_layout(shape: tuple[int, ...] | None) -> str:
+    if shape and len(shape) == 3:
+        return f"N x {shape[2]} x {shape[0]} x {shape[1]}"
+    return f"N x {shape[0]}" if shape else "N x ?"
+
+
+def _init(graph: Graph, p: Plan) -> list[str]:
+    lines = ["    def __init__(self) -> None:", "        super().__init__()"]
+    for node in graph.layers:
+        if node.index not in p.attrs:
+            continue
+        op = lookup(node.op)
+        assert op is not None
+        attrs = dict(node.attrs, inplace=node.index in p.inplace)
+        ctor = op.torch(graph.nodes[node.inputs[0]].shape, node.shape, attrs)  # type: ignore[arg-type]
+        lines.append(f"        self.{p.attrs[node.index]} = {ctor}  # {comment(node.text)} -> {fmt(node.shape)}")
+    frozen = [p.attrs[n.index] for n in graph.layers if not n.trainable and n.index in p.attrs and n.params]
+    if frozen:
+        lines.append("        for frozen in (" + "".join(f"self.{a}, " for a in frozen) + "):")
+        lines.append("            frozen.requires_grad_(False)")
+    return lines
+
+
+def _forward(graph: Graph, p: Plan) -> list[str]:
+    lines = ["    def forward(self, x: torch.Tensor) -> torch.Tensor:"]
+    for node in graph.layers:
+        args = [p.vars[i] for i in node.inputs]
+        lines.append(f"        {p.vars[node.index]} = {_expression(node, args, p)}")
+    lines.append(f"        return {p.vars[graph.output]}")
+    return lines
+
+
+def _expression(node: Node, args: list[str], p: Plan) -> str:
+    if node.op == "concat":
+        return f"torch.cat([{', '.join(args)}], dim=1)"
+    if node.op in MERGES:
+        return f" {'+' if node.op == 'add' else '*'} ".join(args)
+    op = lookup(node.op)
+    assert op is not None
+    if op.forward is not None:
+        return op.forward.format(x=args[0], **node.attrs)
+    return f"self.{p.attrs[node.index]}({args[0]})"

@@ -1,0 +1,108 @@
+"""Source spans, diagnostics and the one exception type archlang raises for spec mistakes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Span:
+    """A region of a source file, 1-based lines and columns, end column exclusive."""
+
+    file: str
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+
+    def cover(self, other: "Span") -> "Span":
+        """The smallest span that holds both ``self`` and ``other``."""
+        start = min((self.line, self.col), (other.line, other.col))
+        end = max((self.end_line, self.end_col), (other.end_line, other.end_col))
+        return Span(self.file, start[0], start[1], end[0], end[1])
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One error or warning about a spec, rendered rustc-style by :func:`render`."""
+
+    severity: str  # "error" or "warning"
+    message: str
+    span: Span | None
+    help: str | None = None
+    notes: tuple[str, ...] = ()
+    code: str = ""  # "usage" for command-line mistakes, "file" for unreadable files
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == "error"
+
+
+class ArchError(Exception):
+    """A spec (or its parameters) cannot be analysed; carries every diagnostic found."""
+
+    def __init__(self, diagnostics: list[Diagnostic], sources: dict[str, str] | None = None):
+        self.diagnostics = list(diagnostics)
+        self.sources = dict(sources or {})
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        return "\n".join(render(d, self.sources) for d in self.diagnostics)
+
+    @property
+    def exit_status(self) -> int:
+        """2 for usage or file problems, 1 for mistakes in a spec."""
+        return 2 if any(d.code in ("usage", "file") for d in self.diagnostics) else 1
+
+    def __str__(self) -> str:  # the rendered diagnostics, so a bare traceback still reads well
+        return self.render()
+
+
+@dataclass
+class DiagnosticSink:
+    """Collects diagnostics during one run, so that independent mistakes are all reported."""
+
+    items: list[Diagnostic] = field(default_factory=list)
+
+    def error(self, message: str, span: Span | None, help: str | None = None,
+              notes: tuple[str, ...] = (), code: str = "") -> None:
+        self.items.append(Diagnostic("error", message, span, help, notes, code))
+
+    def warning(self, message: str, span: Span | None, help: str | None = None) -> None:
+        self.items.append(Diagnostic("warning", message, span, help))
+
+    @property
+    def has_errors(self) -> bool:
+        return any(d.is_error for d in self.items)
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.items if not d.is_error]
+
+
+def render(diag: Diagnostic, sources: dict[str, str]) -> str:
+    """Format a diagnostic as ``file:line:col: error: ...`` with the source line and a caret."""
+    if diag.span is None:
+        head = f"{diag.severity}: {diag.message}"
+        lines = [head]
+    else:
+        s = diag.span
+        lines = [f"{s.file}:{s.line}:{s.col}: {diag.severity}: {diag.message}"]
+        text = sources.get(s.file)
+        if text is not None:
+            lines += _excerpt(text, s)
+    lines += [f"note: {n}" for n in diag.notes]
+    if diag.help:
+        lines.append(f"help: {diag.help}")
+    return "\n".join(lines)
+
+
+def _excerpt(text: str, span: Span) -> list[str]:
+    source_lines = text.splitlines()
+    if not 1 <= span.line <= len(source_lines):
+        return []
+    line = source_lines[span.line - 1].replace("\t", " ")
+    gutter = " " * len(str(span.line))
+    end = span.end_col if span.end_line == span.line else len(line.rstrip()) + 1
+    width = max(1, end - span.col)
+    return [f"{span.line} | {line}", f"{gutter} | {' ' * (span.col - 1)}{'^' * width}"]

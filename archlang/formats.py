@@ -1,0 +1,116 @@
+"""Rendering a :class:`~archlang.report.Report`: a rich table, JSON, Markdown, CSV and HTML."""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+from typing import TextIO
+
+from .report import Report, Row
+from .shapes import fmt
+
+FORMATS = ("table", "json", "markdown", "csv")
+HEADERS = ("Layer", "Op", "Output", "Params", "Mults")
+
+
+def human(n: float) -> str:
+    """``138.36M``, ``15.47G``, ``416.52K``."""
+    for unit, size in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if abs(n) >= size:
+            return f"{n / size:.2f}{unit}"
+    return str(int(n))
+
+
+def human_bytes(n: float) -> str:
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.2f} {unit}"
+    return f"{int(n)} B"
+
+
+def _cells(row: Row) -> tuple[str, ...]:
+    name = row.name + ("" if row.trainable else " (frozen)")
+    return (name, row.op, fmt(row.output), f"{row.params:,}", f"{row.mults:,}")
+
+
+def summary_lines(report: Report) -> list[str]:
+    t = report.totals
+    frozen = f", frozen {t.frozen_params:,}" if t.frozen_params else ""
+    return [
+        f"input {fmt(report.input)} -> output {fmt(report.output)}",
+        f"parameters: {t.params:,} ({human(t.params)}; trainable {t.trainable_params:,}{frozen})",
+        f"multiplies: {t.mults:,} ({human(t.mults)})",
+        f"activations: {t.activations:,} values ({human_bytes(t.activation_bytes)} at fp32)",
+        f"parameter memory: {human_bytes(t.param_bytes)} at fp32",
+    ]
+
+
+def write(report: Report, kind: str, out: TextIO, color: bool = False, width: int | None = None) -> None:
+    """Write ``report`` to ``out`` in one of :data:`FORMATS`."""
+    if kind == "json":
+        json.dump(report.to_dict(), out, indent=2)
+        out.write("\n")
+    elif kind == "markdown":
+        out.write(markdown_table(report))
+    elif kind == "csv":
+        out.write(csv_table(report))
+    else:
+        rich_table(report, out, color, width)
+
+
+def rich_table(report: Report, out: TextIO, color: bool = False, width: int | None = None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{report.network}  ({report.file})", title_justify="left", box=None,
+                  header_style="bold" if color else "", pad_edge=False)
+    for header in HEADERS:
+        table.add_column(header, justify="right" if header in ("Params", "Mults") else "left",
+                         no_wrap=header != "Op")
+    for row in report.rows:
+        table.add_row(*_cells(row), style=None if row.trainable or not color else "dim")
+    t = report.totals
+    table.add_section()
+    table.add_row("total", "", fmt(report.output), f"{t.params:,}", f"{t.mults:,}", style="bold" if color else None)
+    console = Console(file=out, color_system="auto" if color else None, width=width or 120,
+                      force_terminal=color, highlight=False, soft_wrap=False)
+    console.print(table)
+    for line in summary_lines(report):
+        console.print(line, highlight=False)
+
+
+def text_table(report: Report) -> str:
+    buffer = io.StringIO()
+    rich_table(report, buffer)
+    return buffer.getvalue()
+
+
+def markdown_table(report: Report) -> str:
+    def esc(cell: str) -> str:
+        return cell.replace("|", "\\|")
+
+    lines = [f"| {' | '.join(HEADERS)} |", "| --- | --- | --- | ---: | ---: |"]
+    lines += [f"| {' | '.join(esc(c) for c in _cells(r))} |" for r in report.rows]
+    t = report.totals
+    lines.append(f"| **total** | | {fmt(report.output)} | {t.params:,} | {t.mults:,} |")
+    return "\n".join(lines) + "\n\n" + "\n".join(f"- {line}" for line in summary_lines(report)) + "\n"
+
+
+def csv_table(report: Report) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["name", "op", "output", "params", "mults", "trainable", "line"])
+    for r in report.rows:
+        writer.writerow([r.name, r.op, fmt(r.output), r.params, r.mults, int(r.trainable), r.line])
+    return buffer.getvalue()
+
+
+def html_table(report: Report) -> str:
+    head = "".join(f"<th>{h}</th>" for h in HEADERS)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in _cells(r)) + "</tr>"
+                   for r in report.rows)
+    summary = "<br>".join(html.escape(line) for line in summary_lines(report))
+    return (f"<b>{html.escape(report.network)}</b><table><thead><tr>{head}</tr></thead>"
+            f"<tbody>{body}</tbody></table><p>{summary}</p>")

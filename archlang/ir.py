@@ -1,0 +1,87 @@
+"""The graph IR: one :class:`Node` per op in execution order, with the analysis metadata
+(shape, parameters, multiplies) written onto each node by :mod:`archlang.analysis`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import Diagnostic, Span
+from .shapes import Shape
+
+MERGES = ("concat", "add", "mul")
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A naming scope: a block instance, a tensor binding or a combinator branch."""
+
+    name: str
+    kind: str  # "block", "binding" or "branch"
+    text: str = ""  # the call as written, for block instances
+    line: int = 0
+
+
+@dataclass
+class Node:
+    index: int
+    op: str  # a registry name, "input", or one of MERGES
+    inputs: tuple[int, ...]
+    attrs: dict[str, Any]
+    name: str  # dotted, unique in the graph: "layer1.basic2.conv1"
+    frames: tuple[Frame, ...]
+    text: str  # the op as written in the spec
+    span: Span | None
+    trainable: bool = True
+    # written by the analysis pass
+    shape: Shape | None = None
+    params: int = 0
+    mults: int = 0
+
+    @property
+    def has_module(self) -> bool:
+        from .ops import lookup
+
+        op = lookup(self.op)
+        return op is not None and op.forward is None
+
+
+@dataclass
+class BlockInstance:
+    """Where a block call's nodes lie, so reports and diagrams can fold it."""
+
+    path: str  # dotted name of the instance
+    text: str
+    line: int
+    depth: int  # block nesting depth, 1 for a call at the top level
+    output: int  # node index of its result
+
+
+@dataclass
+class Graph:
+    """An analysed network."""
+
+    name: str
+    file: str
+    params: dict[str, int | float]
+    nodes: list[Node] = field(default_factory=list)
+    output: int = 0
+    blocks: list[BlockInstance] = field(default_factory=list)
+    warnings: list[Diagnostic] = field(default_factory=list)
+    sources: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def input(self) -> Node:
+        return self.nodes[0]
+
+    @property
+    def layers(self) -> list[Node]:
+        """Every op node after the input, in execution order."""
+        return self.nodes[1:]
+
+    def consumers(self) -> dict[int, list[int]]:
+        uses: dict[int, list[int]] = {n.index: [] for n in self.nodes}
+        for n in self.nodes:
+            for i in n.inputs:
+                uses[i].append(n.index)
+        return uses

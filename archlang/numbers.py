@@ -1,0 +1,137 @@
+"""Numeric expressions: constants, header parameters, ``in.h/in.w/in.c`` and the functions
+LANGUAGE.md lists. Errors are reported to the sink and surface as :class:`Poison`."""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+from . import syntax as s
+from .errors import DiagnosticSink, Span
+from .scope import Env, Number, Poison, suggest
+
+FUNCTIONS: dict[str, tuple[int, int]] = {  # name: (least, most) arguments
+    "min": (1, 1 << 30), "max": (1, 1 << 30), "ceil": (1, 1), "floor": (1, 1), "round": (1, 1),
+    "int": (1, 1), "divisible": (2, 2),
+}
+
+
+def divisible(value: float, divisor: int) -> int:
+    """Round to the nearest multiple of ``divisor``, never below it nor below 90% of ``value``
+    (MobileNet's and EfficientNet's channel rounding)."""
+    rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < 0.9 * value else rounded
+
+
+_ARITH: dict[str, Callable[[Number, Number], Number]] = {
+    "+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
+    "/": lambda a, b: a / b, "//": lambda a, b: a // b, "%": lambda a, b: a % b,
+    "==": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b,
+}
+
+
+class NumberEvaluator:
+    def __init__(self, sink: DiagnosticSink):
+        self.sink = sink
+
+    def fail(self, message: str, span: Span, help: str | None = None) -> Poison:
+        self.sink.error(message, span, help)
+        return Poison()
+
+    def eval(self, e: s.Expr, env: Env) -> Number:
+        method = getattr(self, "_" + type(e).__name__.lower(), None)
+        if method is None:
+            raise self.fail("expected a number, but this is a chain of layers", e.span)
+        return method(e, env)
+
+    def whole(self, e: s.Expr, env: Env, what: str, least: int = 1) -> int:
+        """A value that must be a whole number of at least ``least``."""
+        value = self.eval(e, env)
+        return self.check_whole(value, e.span, what, least)
+
+    def check_whole(self, value: Number, span: Span, what: str, least: float = 1) -> int:
+        if isinstance(value, float):
+            if not value.is_integer():
+                raise self.fail(f"the {what} must be a whole number, but is {value:g}", span,
+                                "round it explicitly: `round(...)`, `floor(...)` or `ceil(...)`")
+            value = int(value)
+        if value < least:
+            bound = "positive" if least == 1 else f"at least {least}"
+            raise self.fail(f"the {what} must be {bound}, but is {value}", span)
+        return int(value)
+
+    # node kinds --------------------------------------------------------------------------
+    def _number(self, e: s.Number, env: Env) -> Number:
+        return e.value
+
+    def _paren(self, e: s.Paren, env: Env) -> Number:
+        return self.eval(e.inner, env)
+
+    def _indim(self, e: s.InDim, env: Env) -> Number:
+        t = env.in_tensor
+        if t is None:
+            raise self.fail(f"`in.{e.dim}` is only defined inside a block", e.span,
+                            "use a header parameter or a constant at the top level")
+        if t.shape is None:
+            raise Poison()
+        axes = {"h": 0, "w": 1, "c": 2} if len(t.shape) == 3 else {"c": 0, "n": 0}
+        if e.dim not in axes:
+            raise self.fail(f"`in.{e.dim}` does not exist for an input of shape "
+                            f"{'x'.join(map(str, t.shape))}", e.span, "use `in.h`, `in.w` or `in.c`")
+        return t.shape[axes[e.dim]]
+
+    def _layer(self, e: s.Layer, env: Env) -> Number:
+        if e.args:
+            raise self.fail(f"expected a number, but `{e.name}` has layer arguments", e.span)
+        value = env.const(e.name)
+        if value is not None:
+            return value
+        if env.is_poisoned(e.name):
+            raise Poison()
+        if e.name in env.tensors:
+            raise self.fail(f"`{e.name}` is a tensor, not a number", e.span)
+        raise self.fail(f"`{e.name}` is not defined", e.span,
+                        suggest(e.name, [n for n in env.names() if env.const(n) is not None])
+                        or "define it: `name = value`, or as a header parameter")
+
+    def _unaryop(self, e: s.UnaryOp, env: Env) -> Number:
+        value = self.eval(e.operand, env)
+        return (not value) if e.op == "not" else (-value if e.op == "-" else value)
+
+    def _binop(self, e: s.BinOp, env: Env) -> Number:
+        left = self.eval(e.left, env)
+        if e.op in ("and", "or"):  # short-circuit, as Python does
+            return (left and self.eval(e.right, env)) if e.op == "and" else (left or self.eval(e.right, env))
+        right = self.eval(e.right, env)
+        if e.op in ("/", "//", "%") and right == 0:
+            raise self.fail("division by zero", e.span)
+        try:
+            result = _ARITH[e.op](left, right)
+        except OverflowError:
+            raise self.fail("this number is too large", e.span) from None
+        return int(result) if isinstance(result, bool) else result
+
+    def _ifelse(self, e: s.IfElse, env: Env) -> Number:
+        return self.eval(e.then if self.eval(e.cond, env) else e.orelse, env)
+
+    def _call(self, e: s.Call, env: Env) -> Number:
+        if e.name not in FUNCTIONS or env.block(e.name):
+            raise self.fail(f"expected a number, but `{e.name}(...)` is not a function", e.name_span,
+                            f"the functions are {', '.join(sorted(FUNCTIONS))}")
+        least, most = FUNCTIONS[e.name]
+        if any(a.name for a in e.args) or not least <= len(e.args) <= most:
+            count = str(least) if least == most else f"at least {least}"
+            raise self.fail(f"`{e.name}` takes {count} positional argument{'s' if most > 1 else ''}", e.span)
+        values = [self.eval(a.value, env) for a in e.args]
+        return self._apply(e, values)
+
+    def _apply(self, e: s.Call, v: list[Number]) -> Number:
+        try:
+            if e.name == "divisible":
+                return divisible(v[0], self.check_whole(v[1], e.args[1].span, "divisor"))
+            return {"min": lambda: min(v), "max": lambda: max(v), "ceil": lambda: math.ceil(v[0]),
+                    "floor": lambda: math.floor(v[0]), "round": lambda: round(v[0]),
+                    "int": lambda: int(v[0])}[e.name]()
+        except (OverflowError, ValueError):
+            raise self.fail(f"`{e.name}` cannot take {v}", e.span) from None

@@ -1,0 +1,88 @@
+"""Name scopes of the elaborator, and the two control-flow exceptions it uses."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from . import syntax as s
+from .shapes import Shape
+
+Number = int | float
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """A tensor value during elaboration; ``node is None`` after an error upstream."""
+
+    node: int | None
+    shape: Shape | None
+
+    @property
+    def known(self) -> bool:
+        return self.node is not None and self.shape is not None
+
+
+UNKNOWN = Tensor(None, None)
+
+
+class Poison(Exception):
+    """An error was already reported; the value being computed is unknown."""
+
+
+class Fatal(Exception):
+    """Stop elaborating at once (a runaway unroll, a `use` cycle that would recurse)."""
+
+
+@dataclass
+class Env:
+    """A file's or a block call's names. Constants and blocks are looked up lexically through
+    ``parent`` (the file a block was defined in); tensors are local."""
+
+    file: str
+    parent: "Env | None" = None
+    in_tensor: Tensor | None = None
+    consts: dict[str, Number] = field(default_factory=dict)
+    tensors: dict[str, Tensor] = field(default_factory=dict)
+    blocks: dict[str, tuple[s.BlockDef, "Env"]] = field(default_factory=dict)
+    poisoned: set[str] = field(default_factory=set)
+    current: Tensor | None = None
+
+    def const(self, name: str) -> Number | None:
+        env: Env | None = self
+        while env is not None:
+            if name in env.consts:
+                return env.consts[name]
+            env = env.parent
+        return None
+
+    def block(self, name: str) -> tuple[s.BlockDef, "Env"] | None:
+        env: Env | None = self
+        while env is not None:
+            if name in env.blocks:
+                return env.blocks[name]
+            env = env.parent
+        return None
+
+    def is_poisoned(self, name: str) -> bool:
+        env: Env | None = self
+        while env is not None:
+            if name in env.poisoned:
+                return True
+            env = env.parent
+        return False
+
+    def names(self) -> list[str]:
+        found: set[str] = set(self.tensors)
+        env: Env | None = self
+        while env is not None:
+            found |= set(env.consts) | set(env.blocks)
+            env = env.parent
+        return sorted(found)
+
+
+def suggest(name: str, candidates: Iterable[str]) -> str | None:
+    """A `did you mean` hint, or None."""
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return f"did you mean `{close[0]}`?" if close else None

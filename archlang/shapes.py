@@ -1,0 +1,98 @@
+"""Shapes and the sliding-window arithmetic shared by convolutions and pooling.
+
+Shapes are tuples: ``(H, W, C)`` for a volume, ``(N,)`` for a vector, as the course writes them.
+The rules follow PyTorch's exactly, including where PyTorch refuses an input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+Shape = tuple[int, ...]
+
+
+def fmt(shape: Shape | None) -> str:
+    """``28x28x192`` or ``120``; ``?`` when a shape is unknown after an earlier error."""
+    return "?" if shape is None else "x".join(str(d) for d in shape)
+
+
+def is_volume(shape: Shape) -> bool:
+    return len(shape) == 3
+
+
+def numel(shape: Shape) -> int:
+    total = 1
+    for d in shape:
+        total *= d
+    return total
+
+
+class ShapeError(Exception):
+    """A rule refuses its input. ``arg`` names the layer argument to point at, if any."""
+
+    def __init__(self, message: str, help: str | None = None, arg: str | None = None):
+        super().__init__(message)
+        self.message, self.help, self.arg = message, help, arg
+
+
+@dataclass(frozen=True)
+class Window:
+    """One spatial axis of a sliding window: kernel, stride, padding before/after, dilation."""
+
+    kernel: int
+    stride: int
+    pad_before: int
+    pad_after: int
+    dilation: int = 1
+
+    @property
+    def extent(self) -> int:
+        return self.dilation * (self.kernel - 1) + 1
+
+    def span_in(self, n: int) -> int:
+        """The padded length minus the dilated kernel: what the strides walk over."""
+        return n + self.pad_before + self.pad_after - self.extent
+
+
+def conv_out(n: int, w: Window) -> int:
+    """``floor((n + 2p - d(k-1) - 1) / s) + 1``; requires the kernel to fit the padded input."""
+    return w.span_in(n) // w.stride + 1
+
+
+def pool_out(n: int, w: Window, ceil: bool) -> int:
+    """PyTorch's pooling size: with ceil mode the last window must start inside the input or
+    its left padding."""
+    if not ceil:
+        return conv_out(n, w)
+    out = -(-w.span_in(n) // w.stride) + 1
+    if (out - 1) * w.stride >= n + w.pad_before:
+        out -= 1
+    return out
+
+
+def transposed_out(n: int, kernel: int, stride: int, pad: int, dilation: int, output_padding: int) -> int:
+    return (n - 1) * stride - 2 * pad + dilation * (kernel - 1) + output_padding + 1
+
+
+def same_padding(kernel: int, stride: int, dilation: int) -> tuple[int, int]:
+    """Padding before/after for `same`: keeps the size at stride 1 (PyTorch's split, the odd
+    pixel after), `(k - 1) // 2` per side otherwise."""
+    total = dilation * (kernel - 1)
+    if stride == 1:
+        return total // 2, total - total // 2
+    return total // 2, total // 2
+
+
+def dropped_rows_warning(n: int, w: Window, axis: str) -> str | None:
+    """A stride that leaves the last rows or columns of the padded input unused."""
+    rest = w.span_in(n) % w.stride
+    if rest == 0 or w.span_in(n) < 0:
+        return None
+    what = "row" if axis == "h" else "column"
+    what += "s" if rest > 1 else ""
+    pads = w.pad_before + w.pad_after
+    padded = f"{n} + {pads}" if pads else f"{n}"
+    extent = w.extent
+    return (f"`floor(({padded} - {extent}) / {w.stride}) + 1` leaves the last {rest} {what} unused"
+            if rest > 1 else
+            f"`floor(({padded} - {extent}) / {w.stride}) + 1` leaves the last {what} unused")

@@ -1,0 +1,83 @@
+"""``archlang compile``: print or write the generated model, verify it, copy weights, save it."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+
+from .api import load
+from .codegen import generate
+from .errors import render
+
+
+def write_atomically(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` so that a failure never leaves half a file behind."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".archlang-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    graph = load(args.file, dict(args.defines), args.input)
+    for w in graph.warnings:
+        print(render(w, graph.sources), file=sys.stderr)
+    source = generate(graph)
+    status = 0
+    if args.verify:
+        status = _verify(graph, args.device)
+    if args.weights or args.save:
+        status = status or _weights_and_save(graph, args)
+    if args.output:
+        try:
+            write_atomically(args.output, source)
+        except OSError as exc:
+            print(f"error: cannot write `{args.output}`: {(exc.strerror or str(exc)).lower()}", file=sys.stderr)
+            return 2
+        print(f"wrote {args.output}", file=sys.stderr)
+    elif not (args.verify or args.save):
+        sys.stdout.write(source)
+    return status
+
+
+def _verify(graph, device: str) -> int:
+    import torch
+
+    from .torch_backend import verify
+
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        print("error: `--device cuda` but PyTorch sees no CUDA device", file=sys.stderr)
+        return 2
+    result = verify(graph, device)
+    print(result.summary(), file=sys.stderr if not result.ok else sys.stdout)
+    return 0 if result.ok else 3
+
+
+def _weights_and_save(graph, args: argparse.Namespace) -> int:
+    from .torch_backend import build_module
+    from .weights import load_weights, save_model
+
+    model = build_module("", graph=graph)
+    if args.weights:
+        try:
+            report = load_weights(model, args.weights, skip=args.skip)
+        except (OSError, RuntimeError, TypeError, ValueError) as exc:
+            print(f"error: cannot read weights from `{args.weights}`: {exc}", file=sys.stderr)
+            return 2
+        print(report.summary(), file=sys.stderr)
+    if args.save:
+        try:
+            save_model(model, args.save)
+        except OSError as exc:
+            print(f"error: cannot write `{args.save}`: {(exc.strerror or str(exc)).lower()}", file=sys.stderr)
+            return 2
+        print(f"saved {args.save}", file=sys.stderr)
+    return 0
