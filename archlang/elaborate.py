@@ -251,7 +251,7 @@ class Elaborator:
                 if not env.tensors[e.name].known:
                     raise Poison()
                 return env.tensors[e.name]
-            if env.const(e.name) is not None:
+            if env.const(e.name) is not None and lookup(e.name) is None:
                 raise self.numbers.fail(f"`{e.name}` is a number, not a layer", e.span)
             if env.is_poisoned(e.name):
                 raise Poison()
@@ -354,6 +354,8 @@ class Elaborator:
         except ShapeError as err:
             notes = tuple(f"branch {i + 1} (line {b.span.line}) gives {'x'.join(map(str, t.shape or ()))}"
                           for i, (b, t) in enumerate(zip(branches, results)))
+            if len({b.span.line for b in branches}) == 1:
+                notes = ()  # the message already lists every branch, in order
             self.sink.error(err.message, e.name_span if len(branches) > 1 else e.span, err.help, notes)
             raise Poison() from None
         return self.commit(node)
@@ -378,7 +380,9 @@ class Elaborator:
         block, home = found
         key = f"{block.file}:{block.name}"
         if key in self.calls:
-            raise self.numbers.fail(f"block `{block.name}` calls itself", name_span,
+            cycle = [k.rsplit(":", 1)[1] for k in self.calls[self.calls.index(key):]] + [block.name]
+            how = "" if len(cycle) == 2 else f" (through {' -> '.join(f'`{c}`' for c in cycle)})"
+            raise self.numbers.fail(f"block `{block.name}` calls itself{how}", name_span,
                                     "blocks cannot be recursive; repeat a chain with `(...) * N`")
         cur = self.need(cur, span)
         local = Env(home.file, parent=home, in_tensor=cur, current=cur)

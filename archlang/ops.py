@@ -116,7 +116,9 @@ def _stride_warnings(shape: Shape, a: Attrs, kernel: str = "kernel") -> list[str
     if a.get("ceil") or not is_volume(shape):
         return []
     wins = _windows(shape, dict(a), kernel)
-    found = (dropped_rows_warning(n, w, axis) for n, w, axis in zip(shape[:2], wins, "hw"))
+    found = [dropped_rows_warning(n, w, axis) for n, w, axis in zip(shape[:2], wins, "hw")]
+    if found[0] and found[1] and shape[0] == shape[1] and wins[0] == wins[1]:
+        return [found[0].replace(" row", " row and column").replace(" rows", " rows and columns")]
     return [w for w in found if w]
 
 
