@@ -47,6 +47,8 @@ def elementwise_shape(op: str, shapes: list[Shape]) -> Shape:
     ok = all(s == target for s in full) and all(
         s == target or (is_volume(s) and is_volume(target) and s == (1, 1, target[2])) for s in shapes)
     if not ok:
+        broadcast = any(is_volume(s) and s[:2] == (1, 1) for s in shapes) and len(full) == 1
         raise ShapeError(f"`{op}` needs equal shapes, but its branches give {_listing(shapes)}",
-                         help="make the branches agree, e.g. a `conv 1x1 sS xC` projection on the shortcut")
+                         help="a 1x1xC branch broadcasts only over the same C channels" if broadcast else
+                         "make the branches agree, e.g. a `conv 1x1 sS xC` projection on the shortcut")
     return target

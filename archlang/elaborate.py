@@ -119,7 +119,7 @@ class Elaborator:
                 exc.strerror or str(exc)).lower()
             self.sink.error(f"cannot read `{st.path}`: {reason}", st.span)
             return None
-        name = str(path)
+        name = _display(path)
         self.sources[name] = text
         try:
             module = parse(text, name)
@@ -495,6 +495,14 @@ def _count(params: tuple[s.Param, ...]) -> str:
     if least == most:
         return f"{most} argument{'s' if most != 1 else ''}"
     return f"{least} to {most} arguments"
+
+
+def _display(path: Path) -> str:
+    """A path as a user would write it: relative to the working folder when inside it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def _resolved(file: str) -> Path:

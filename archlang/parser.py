@@ -92,7 +92,8 @@ def parse(text: str, file: str = "<spec>") -> s.Module:
 # --- syntax errors -----------------------------------------------------------------------
 
 _READABLE = {
-    "NAME": "a name", "CALLNAME": "a call", "INT": "a number", "FLOAT": "a number",
+    "NAME": "a name", "_LAYER": "a layer, a name, a number or `(`", "CALLNAME": "a call",
+    "INT": "a number", "FLOAT": "a number",
     "DIMS": "a size like `3x3`", "FLAG": "a flag like `x64`", "FLAGX": "a flag like `x(c)`",
     "STRING": 'a "string"', "_NL": "a new line", "$END": "the end of the file",
     "_ARROW": "`->`", "LPAR": "`(`", "RPAR": "`)`", "LBRACE": "`{`", "RBRACE": "`}`",
@@ -107,6 +108,15 @@ def _readable(kind: str) -> str:
     return f"`{kind.lower()}`" if kind.isalpha() else kind
 
 
+def _expected(kinds: set[str]) -> list[str]:
+    """The readable set of what the parser would have taken: where a layer could start, the
+    many ways to start an expression are summed up as one."""
+    if "NAME" in kinds:
+        kinds -= {"NAME", "FLAG", "FLAGX", "CALLNAME", "ADD_OP", "NOT", "IN", "IF", "DIMS", "INT", "FLOAT", "LPAR"}
+        kinds.add("_LAYER")
+    return sorted({_readable(k) for k in kinds})
+
+
 def _syntax_diagnostic(exc: Any, text: str, file: str) -> Diagnostic:
     from lark.exceptions import UnexpectedCharacters, UnexpectedToken
 
@@ -116,7 +126,7 @@ def _syntax_diagnostic(exc: Any, text: str, file: str) -> Diagnostic:
         return Diagnostic("error", f"unexpected character `{char}`", Span(file, line, col, line, col + 1),
                           help="archlang uses letters, digits, `->`, `( ) { }`, `,`, `=`, operators and `#` comments")
     token = getattr(exc, "token", None)
-    expected = sorted({_readable(k) for k in getattr(exc, "expected", ()) or ()})
+    expected = _expected(set(getattr(exc, "expected", ()) or ()))
     if isinstance(exc, UnexpectedToken) and token is not None and token.type != "$END":
         shown = "a new line" if token.type == "_NL" else f"`{token}`"
         width = max(1, len(str(token))) if token.type != "_NL" else 1
@@ -209,6 +219,8 @@ class _ToSyntax:
 
     def ident(self, t: Any) -> Any:
         return t.children[0]
+
+    callname = ident
 
     # expressions --------------------------------------------------------------------------
     def seq(self, t: Any) -> s.Seq:

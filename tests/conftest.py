@@ -1,0 +1,68 @@
+"""Shared helpers: the spec folder, golden files with an overwrite flag, running the CLI."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECS = ROOT / "specs"
+GOLDENS = Path(__file__).resolve().parent / "goldens"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-goldens", action="store_true", help="rewrite golden files from the current output")
+
+
+@pytest.fixture
+def golden(request: pytest.FixtureRequest):
+    """``golden(name, text)`` compares ``text`` with tests/goldens/name, or rewrites it."""
+    update = request.config.getoption("--update-goldens")
+
+    def compare(name: str, text: str) -> None:
+        path = GOLDENS / name
+        if update or not path.exists():
+            if not update:
+                pytest.fail(f"golden file {name} is missing: run pytest --update-goldens")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        assert text == path.read_text(encoding="utf-8"), f"output differs from tests/goldens/{name}"
+
+    return compare
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> tuple[int, str, str]:
+    """Run ``archlang`` in this process; returns (status, stdout, stderr)."""
+    from archlang.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    old = os.getcwd()
+    try:
+        if cwd:
+            os.chdir(cwd)
+        with redirect_stdout(out), redirect_stderr(err):
+            try:
+                status = main(list(args))
+            except SystemExit as exc:  # argparse
+                status = int(exc.code or 0)
+    finally:
+        os.chdir(old)
+    return status, out.getvalue(), err.getvalue()
+
+
+def run_process(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run ``python -m archlang.cli`` as a separate process."""
+    return subprocess.run([sys.executable, "-m", "archlang.cli", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
