@@ -80,13 +80,14 @@ def parse(text: str, file: str = "<spec>") -> s.Module:
     from lark.exceptions import UnexpectedInput
 
     try:
-        tree = _lark().parse(text)
+        return s.Module(file, tuple(_ToSyntax(file).transform(_lark().parse(text))))
     except UnexpectedInput as exc:
         raise ArchError([_syntax_diagnostic(exc, text, file)], {file: text}) from None
     except RecursionError:
         raise ArchError([Diagnostic("error", "the spec is nested too deeply to read",
                                     Span(file, 1, 1, 1, 2))], {file: text}) from None
-    return s.Module(file, tuple(_ToSyntax(file).transform(tree)))
+    except ArchError as exc:  # a statement the transformer refuses (`input` with two shapes)
+        raise ArchError(exc.diagnostics, {file: text}) from None
 
 
 # --- syntax errors -----------------------------------------------------------------------
