@@ -12,7 +12,7 @@ from .bind import Binder
 from .errors import ArchError, DiagnosticSink, Span
 from .ir import BlockInstance, Frame, Graph, Node
 from .numbers import FUNCTIONS, NumberEvaluator
-from .ops import OpDef, known_names, lookup
+from .ops import OpDef, describe, known_names, lookup
 from .parser import parse
 from .scope import UNKNOWN, Env, Fatal, Poison, Tensor, suggest
 from .shapes import ShapeError
@@ -283,6 +283,8 @@ class Elaborator:
             raise
         cur = self.need(cur, e.span)
         node = self.new_node(op.name, (cur.node,), attrs, e.span)  # type: ignore[arg-type]
+        if not _literal(e):  # show `conv 7x7 s2 x64`, not `conv (k)x(k) s(s) x(c)`
+            node.text = describe(op, attrs)
         try:
             warnings = analyse_op(node, op, cur.shape)  # type: ignore[arg-type]
         except ShapeError as err:
@@ -349,6 +351,7 @@ class Elaborator:
             branches.insert(0, s.Layer("identity", (), e.span, e.span))
         results = self.branches(branches, env, cur)
         node = self.new_node(op, tuple(t.node for t in results), {"op": op}, e.span)  # type: ignore[misc]
+        node.text = e.name
         try:
             analyse_merge(node, [t.shape for t in results])  # type: ignore[misc]
         except ShapeError as err:
@@ -387,7 +390,9 @@ class Elaborator:
         cur = self.need(cur, span)
         local = Env(home.file, parent=home, in_tensor=cur, current=cur)
         self.bind_block_args(block, args, span, env, local)
-        self.push(Frame(self.next_name(block.name), "block", self.text(span), span.line))
+        text = self.text(span) if all(_literal(a.value) for a in args) else (
+            f"{block.name}({', '.join(f'{p.name}={_number_text(local.consts[p.name])}' for p in block.params)})")
+        self.push(Frame(self.next_name(block.name), "block", text, span.line))
         self.calls.append(key)
         try:
             result = self.statements(block.body, local, top=False)
@@ -453,7 +458,7 @@ class Elaborator:
     def next_name(self, base: str) -> str:
         counters = self.counters[-1]
         counters[base] = counters.get(base, 0) + 1
-        return f"{base}{counters[base]}"
+        return f"{base}{'_' if base[-1].isdigit() else ''}{counters[base]}"  # relu6_1, not relu61
 
     def unique_frame(self, name: str) -> str:
         candidate = ".".join([f.name for f in self.frames] + [name])
@@ -487,6 +492,27 @@ class Elaborator:
             lines[0], lines[-1] = lines[0][span.col - 1:], lines[-1][:span.end_col - 1]
         joined = " ".join(line.split("#")[0].strip() for line in lines)
         return " ".join(joined.split())
+
+
+def _literal(e: s.Expr) -> bool:
+    """Whether an argument or a layer is written with literal numbers only."""
+    if isinstance(e, s.Number):
+        return True
+    if isinstance(e, s.Layer):
+        return all(_literal_arg(a) for a in e.args)
+    return False
+
+
+def _literal_arg(a: s.LayerArg) -> bool:
+    if isinstance(a, (s.SizeArg, s.FlagArg)):
+        return all(isinstance(p, s.Number) for p in a.parts)
+    if isinstance(a, s.KeywordArg):
+        return isinstance(a.value, (str, s.Number))
+    return a.word in ("same", "valid", "nobias", "ceil")
+
+
+def _number_text(value: float) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _count(params: tuple[s.Param, ...]) -> str:

@@ -75,6 +75,36 @@ def lookup(name: str) -> OpDef | None:
     return REGISTRY.get(ALIASES.get(name, name))
 
 
+def _value_text(value: Any, kind: str) -> str:
+    if kind == "pair":
+        return str(value[0]) if value[0] == value[1] else f"{value[0]}x{value[1]}"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _positional_text(value: Any, kind: str) -> str:
+    """Kernels and windows read `3x3`, as the course writes them."""
+    return f"{value[0]}x{value[1]}" if kind == "pair" else _value_text(value, kind)
+
+
+def describe(op: OpDef, attrs: Attrs) -> str:
+    """The op with its resolved arguments, as a user would write it with literals:
+    ``conv 7x7 s2 p3 x64 nobias``."""
+    sig = op.signature
+    parts = [op.name] + [_positional_text(attrs[a.attr], a.kind) for a in sig.positional
+                         if attrs.get(a.attr) is not None and (a.required or attrs[a.attr] != a.default)]
+    for letter, slot in sig.flags.items():
+        value = attrs.get(slot.attr)
+        if value is not None and value != slot.default and not (letter == "s" and value == attrs.get("kernel")
+                                                                  and op.family == "pool"):
+            if not (op.name == "dwconv" and letter == "x"):
+                parts.append(letter + _value_text(value, slot.kind))
+    parts += [w for w in ("same", "ceil") if attrs.get(w)] + ([] if attrs.get("bias", True) else ["nobias"])
+    for key, slot in sig.keywords.items():
+        if attrs.get(slot.attr) != slot.default:
+            parts.append(f"{key}={_value_text(attrs[slot.attr], slot.kind) if slot.kind != 'word' else attrs[slot.attr]}")
+    return " ".join(parts)
+
+
 def known_names() -> list[str]:
     return sorted(set(REGISTRY) | set(ALIASES) | {"identity"})
 
