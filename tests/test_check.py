@@ -143,4 +143,4 @@ concat(a, b, stem -> maxpool 3 s1 same) -> conv 1x7 same x(half) -> conv (3)x1 p
     assert "b" in names  # a one-layer binding names its layer
     concat = next(r for r in report.rows if r.op.startswith("concat"))
     assert concat.output == (16, 16, 8 + 24 + 8)
-    assert archlang.check(text, deep=0).rows[1].op == "conv (k)x(k) s(s) p(k // 2) x(c)"
+    assert archlang.check(text, deep=0).rows[1].op == "conv 1x1 x8"  # resolved, not `conv (k)x(k) ...`
