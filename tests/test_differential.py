@@ -134,6 +134,8 @@ def run_torch(shape: tuple[int, int, int], layers: list[Layer]) -> tuple[int | N
                 x = module(x)
         except (RuntimeError, ValueError):
             return i, shapes, params
+        if x.numel() == 0:  # PyTorch lets a transposed conv produce an empty tensor; archlang refuses it
+            return i, shapes, params
         params += sum(p.numel() for p in module.parameters())
         shapes.append((x.shape[2], x.shape[3], x.shape[1]) if x.dim() == 4 else (x.shape[1],))
     return None, shapes, params
