@@ -4,6 +4,7 @@ agree, and archlang must report an error at exactly the layer where PyTorch rais
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Callable
 
@@ -16,7 +17,9 @@ from torch import nn
 from archlang.api import analyse
 from archlang.errors import ArchError
 
-SETTINGS = settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# ARCHLANG_EXAMPLES=5000 for a longer hunt than the default run
+SETTINGS = settings(max_examples=int(os.environ.get("ARCHLANG_EXAMPLES", 500)), deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow])
 
 
 @dataclass
