@@ -49,8 +49,6 @@ def analyse(text: str, file: str = "<spec>", params: dict[str, float] | None = N
     if any(d.is_error for d in unique):
         raise ArchError(unique, sources)
     graph.warnings = unique
-    if graph.name == "" or graph.name is None:
-        graph.name = Path(file).stem
     return graph
 
 

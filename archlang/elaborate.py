@@ -40,7 +40,8 @@ class Elaborator:
     # --- files and statements ------------------------------------------------------------
     def run(self, module: s.Module) -> Graph:
         g = self.graph
-        g.file, g.name = module.file, Path(module.file).stem
+        g.file = module.file
+        g.name = "network" if module.file.startswith("<") else Path(module.file).stem
         env = Env(module.file)
         self.loading.append(_resolved(module.file))
         self.declare(module, env)
@@ -70,32 +71,39 @@ class Elaborator:
                 else:
                     env.blocks[st.name] = (st, env)
 
-    def header(self, module: s.Module, env: Env) -> None:
+    def header(self, module: s.Module, env: Env, main: bool = True) -> None:
+        """Header parameters become constants: the `-D` overrides for the main file, their
+        defaults for a file brought in with `use`."""
         headers = [st for st in module.statements if isinstance(st, s.Header)]
         for extra in headers[1:]:
             self.sink.error("a second `network` header", extra.span, "a file has at most one header")
         params = headers[0].params if headers else ()
-        if headers:
+        overrides = self.overrides if main else {}
+        if headers and main:
             self.graph.name = headers[0].name
-        declared = {p.name for p in params}
+        if main:
+            self.check_overrides({p.name for p in params})
+        for p in params:
+            try:
+                if p.name in overrides:
+                    env.consts[p.name] = overrides[p.name]
+                elif p.default is None:
+                    raise self.numbers.fail(f"parameter `{p.name}` has no default", p.span,
+                                            f"give it on the command line: `-D {p.name}=...`")
+                else:
+                    env.consts[p.name] = self.numbers.eval(p.default, env)
+                if main:
+                    self.graph.params[p.name] = env.consts[p.name]
+            except Poison:
+                env.poisoned.add(p.name)
+
+    def check_overrides(self, declared: set[str]) -> None:
         for name in self.overrides:
             if name not in declared:
                 hint = suggest(name, declared) or (
                     f"its parameters are {', '.join(sorted(declared))}" if declared else
                     "declare it in the header: `network name(param = default)`")
                 self.sink.error(f"`-D {name}`: the spec has no parameter `{name}`", None, hint, code="usage")
-        for p in params:
-            try:
-                if p.name in self.overrides:
-                    env.consts[p.name] = self.overrides[p.name]
-                elif p.default is None:
-                    raise self.numbers.fail(f"parameter `{p.name}` has no default", p.span,
-                                            f"give it on the command line: `-D {p.name}=...`")
-                else:
-                    env.consts[p.name] = self.numbers.eval(p.default, env)
-                self.graph.params[p.name] = env.consts[p.name]
-            except Poison:
-                env.poisoned.add(p.name)
 
     def use(self, st: s.Use, env: Env) -> None:
         path = (_resolved(st.span.file).parent / st.path).resolve()
@@ -130,6 +138,7 @@ class Elaborator:
         self.loading.append(path)
         self.declare(module, library)
         self.loading.pop()
+        self.header(module, library, main=False)
         for stmt in module.statements:
             if isinstance(stmt, s.Assign) and self.kind(stmt.value, library) == "number":
                 self.assign_number(stmt, library)

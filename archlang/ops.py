@@ -126,7 +126,7 @@ def _windows(shape: Shape, a: Attrs, kernel: str = "kernel") -> tuple[Window, Wi
     """The two spatial windows of a conv or pool, `same` resolved into ``a['pads']``."""
     k, s, d = a[kernel], a["stride"], a.get("dilation", (1, 1))
     if a.get("same"):
-        pads = tuple(same_padding(k[i], s[i], d[i]) for i in range(2))
+        pads = tuple(same_padding(k[i], d[i], strided=s != (1, 1)) for i in range(2))
     else:
         pads = tuple((p, p) for p in a["padding"])
     a["pads"] = pads

@@ -74,11 +74,11 @@ def transposed_out(n: int, kernel: int, stride: int, pad: int, dilation: int, ou
     return (n - 1) * stride - 2 * pad + dilation * (kernel - 1) + output_padding + 1
 
 
-def same_padding(kernel: int, stride: int, dilation: int) -> tuple[int, int]:
-    """Padding before/after for `same`: keeps the size at stride 1 (PyTorch's split, the odd
-    pixel after), `(k - 1) // 2` per side otherwise."""
+def same_padding(kernel: int, dilation: int, strided: bool) -> tuple[int, int]:
+    """Padding before/after for `same`: keeps the size when the stride is 1 in both directions
+    (PyTorch's `padding='same'`, the odd pixel after), `d(k - 1) // 2` per side otherwise."""
     total = dilation * (kernel - 1)
-    if stride == 1:
+    if not strided:
         return total // 2, total - total // 2
     return total // 2, total // 2
 
