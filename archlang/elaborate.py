@@ -399,7 +399,7 @@ class Elaborator:
         cur = self.need(cur, span)
         local = Env(home.file, parent=home, in_tensor=cur, current=cur)
         self.bind_block_args(block, args, span, env, local)
-        text = self.text(span) if all(_literal(a.value) for a in args) else (
+        text = self.text(span) if all(isinstance(a.value, s.Number) for a in args) else (
             f"{block.name}({', '.join(f'{p.name}={_number_text(local.consts[p.name])}' for p in block.params)})")
         self.push(Frame(self.next_name(block.name), "block", text, span.line))
         self.calls.append(key)

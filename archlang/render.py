@@ -1,0 +1,244 @@
+"""Diagrams: the graph as Graphviz DOT, and images through Graphviz's `dot` program.
+
+Layers are boxes coloured by op family, labelled with the op and its output shape; edges carry
+the tensor shape; merges are round nodes; bindings and block instances are clusters; frozen
+layers are dashed. ``depth`` folds block instances deeper than it into one node each."""
+
+from __future__ import annotations
+
+import argparse
+import html
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from .ir import MERGES, BlockInstance, Frame, Graph, Node
+from .ops import lookup
+from .report import _fold_path
+from .shapes import fmt
+
+IMAGE_FORMATS = ("svg", "png", "pdf")
+FORMATS = IMAGE_FORMATS + ("dot",)
+INSTALL_HINT = ("Graphviz's `dot` program is needed for images: install it (Debian and Ubuntu: "
+                "`apt-get install graphviz`; macOS: `brew install graphviz`), or write `-o FILE.dot` "
+                "and render that elsewhere")
+
+# Fills readable in print and on screen; the text stays black.
+FILLS = {
+    "conv": "#cfe2f3", "pool": "#d9ead3", "norm": "#fff2cc", "act": "#eeeeee", "fc": "#f4cccc",
+    "reshape": "#ead1dc", "regularize": "#f3f3f3", "merge": "#ffffff", "io": "#ffffff", "block": "#e1d5e7",
+}
+MERGE_SYMBOLS = {"add": "+", "mul": "×", "concat": "concat"}
+
+
+@dataclass
+class Box:
+    id: str
+    label: str  # HTML-like label body
+    family: str
+    frozen: bool
+    clusters: tuple[tuple[str, Frame], ...]  # enclosing (path, frame), outermost first
+
+
+@dataclass
+class Cluster:
+    frame: Frame | None
+    boxes: list[Box] = field(default_factory=list)
+    children: dict[str, "Cluster"] = field(default_factory=dict)
+
+
+def _esc(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def _label(title: str, *lines: str) -> str:
+    body = f"<b>{_esc(title)}</b>"
+    for line in lines:
+        body += f'<br/><font point-size="10">{_esc(line)}</font>'
+    return body
+
+
+def _clusters(frames: tuple[Frame, ...]) -> tuple[tuple[str, Frame], ...]:
+    out, path = [], []
+    for frame in frames:
+        path.append(frame.name)
+        if frame.kind in ("block", "binding"):
+            out.append((".".join(path), frame))
+    return tuple(out)
+
+
+def _layer_box(node: Node) -> Box:
+    if node.op in MERGES:
+        return Box(f"n{node.index}", _label(MERGE_SYMBOLS[node.op], fmt(node.shape)), "merge",
+                   not node.trainable, _clusters(node.frames))
+    op = lookup(node.op)
+    family = op.family if op else "reshape"
+    title = node.text + ("" if node.trainable or not node.params else "  (frozen)")
+    return Box(f"n{node.index}", _label(title, fmt(node.shape)), family, not node.trainable and node.params > 0,
+               _clusters(node.frames))
+
+
+def _folded_box(path: str, block: BlockInstance, graph: Graph, members: list[Node]) -> Box:
+    params, mults = sum(n.params for n in members), sum(n.mults for n in members)
+    frozen = any(not n.trainable and n.params for n in members)
+    enclosing = _clusters(members[0].frames[: path.count(".") + 1])[:-1] if members else ()
+    lines = [fmt(graph.nodes[block.output].shape), f"{params:,} params, {mults:,} mults"]
+    return Box("b_" + "".join(c if c.isalnum() else "_" for c in path), _label(block.text, *lines), "block",
+               frozen, enclosing)
+
+
+def boxes_and_edges(graph: Graph, depth: int | None) -> tuple[list[Box], list[tuple[str, str, str]]]:
+    """Boxes in execution order and edges (from, to, shape), with block instances deeper than
+    ``depth`` folded into one box each."""
+    blocks = {b.path: b for b in graph.blocks}
+    members: dict[str, list[Node]] = {}
+    for node in graph.layers:
+        path = _fold_path(node.frames, depth) if depth is not None else None
+        if path:
+            members.setdefault(path, []).append(node)
+    boxes: list[Box] = [Box("n0", _label(f"input {fmt(graph.input.shape)}"), "io", False, ())]
+    box_of: dict[int, str] = {0: "n0"}
+    made: dict[str, str] = {}
+    for node in graph.layers:
+        path = _fold_path(node.frames, depth) if depth is not None else None
+        if path is None:
+            box = _layer_box(node)
+            boxes.append(box)
+        elif path not in made:
+            box = _folded_box(path, blocks[path], graph, members[path])
+            boxes.append(box)
+            made[path] = box.id
+        box_of[node.index] = made.get(path, "") if path else box.id
+    out = graph.nodes[graph.output]
+    boxes.append(Box("output", _label(f"output {fmt(out.shape)}"), "io", False, ()))
+    edges: list[tuple[str, str, str]] = []
+    seen: set[tuple[str, str]] = set()
+    links = [(i, n.index) for n in graph.layers for i in n.inputs] + [(out.index, -1)]
+    for src, dst in links:
+        a, b = box_of[src], box_of.get(dst, "output")
+        if a != b and (a, b) not in seen:
+            seen.add((a, b))
+            edges.append((a, b, fmt(graph.nodes[src].shape)))
+    return boxes, edges
+
+
+def to_dot(graph: Graph, depth: int | None = None, direction: str = "TB") -> str:
+    """The DOT source of the diagram."""
+    boxes, edges = boxes_and_edges(graph, depth)
+    root = Cluster(None)
+    for box in boxes:
+        where = root
+        for path, frame in box.clusters:
+            where = where.children.setdefault(path, Cluster(frame))
+        where.boxes.append(box)
+    lines = [
+        f"digraph {_quote(graph.name)} {{",
+        f'  graph [rankdir={direction}, fontname="Helvetica", fontsize=12, nodesep=0.3, ranksep=0.35, '
+        f'label=<<b>{_esc(graph.name)}</b>>, labelloc=t];',
+        '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=11, penwidth=1, '
+        'color="#555555", margin="0.12,0.05"];',
+        '  edge [fontname="Helvetica", fontsize=9, color="#555555", fontcolor="#333333", arrowsize=0.7];',
+    ]
+    counter = [0]
+    _emit(root, lines, "  ", counter)
+    lines += [f'  {a} -> {b} [label="{shape}"];' for a, b, shape in edges]
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _emit(cluster: Cluster, lines: list[str], indent: str, counter: list[int]) -> None:
+    for box in cluster.boxes:
+        lines.append(f"{indent}{box.id} [{_attributes(box)}];")
+    for path, child in cluster.children.items():
+        counter[0] += 1
+        frame = child.frame
+        assert frame is not None
+        title = path.rsplit(".", 1)[-1] + (f": {frame.text}" if frame.kind == "block" and frame.text else "")
+        lines.append(f"{indent}subgraph cluster_{counter[0]} {{")
+        lines.append(f'{indent}  label=<{_esc(title)}>; labeljust=l; style="rounded"; color="#999999"; '
+                     f'fontsize=10;')
+        _emit(child, lines, indent + "  ", counter)
+        lines.append(f"{indent}}}")
+
+
+def _attributes(box: Box) -> str:
+    attrs = [f"label=<{box.label}>", f'fillcolor="{FILLS[box.family]}"']
+    if box.family == "merge":
+        attrs.append("shape=ellipse")
+    elif box.family == "io":
+        attrs.append('shape=box, style="rounded,bold"')
+    if box.frozen:
+        attrs.append('style="rounded,filled,dashed", color="#1f4e79", penwidth=1.6')
+    return ", ".join(attrs)
+
+
+def has_dot() -> bool:
+    return shutil.which("dot") is not None
+
+
+def render_image(dot_source: str, fmt_: str) -> bytes:
+    """Run Graphviz's `dot`; raises FileNotFoundError if it is not installed."""
+    if not has_dot():
+        raise FileNotFoundError(INSTALL_HINT)
+    result = subprocess.run(["dot", f"-T{fmt_}"], input=dot_source.encode(), capture_output=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(result.stderr.decode(errors="replace").strip())
+    return result.stdout
+
+
+class SVGImage:
+    """An SVG that Jupyter shows inline."""
+
+    def __init__(self, svg: str):
+        self.svg = svg
+
+    def _repr_svg_(self) -> str:
+        return self.svg
+
+
+def svg_object(graph: Graph, depth: int | None = None, direction: str = "TB") -> Any:
+    return SVGImage(render_image(to_dot(graph, depth, direction), "svg").decode())
+
+
+def _write_bytes(path: str, data: bytes) -> None:
+    tmp = f"{path}.archlang-tmp"
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from .api import load
+    from .errors import render as render_diagnostic
+
+    ext = os.path.splitext(args.output)[1].lower().lstrip(".")
+    if ext not in FORMATS:
+        print(f"error: cannot tell the format of `{args.output}`: use .svg, .png, .pdf or .dot", file=sys.stderr)
+        return 2
+    graph = load(args.file, dict(args.defines), args.input)
+    for w in graph.warnings:
+        print(render_diagnostic(w, graph.sources), file=sys.stderr)
+    source = to_dot(graph, args.depth, args.direction)
+    try:
+        if ext == "dot":
+            _write_bytes(args.output, source.encode())
+        else:
+            _write_bytes(args.output, render_image(source, ext))
+    except FileNotFoundError:
+        fallback = os.path.splitext(args.output)[0] + ".dot"
+        _write_bytes(fallback, source.encode())
+        print(f"error: cannot write `{args.output}`: {INSTALL_HINT}.\nwrote {fallback} instead; "
+              f"`dot -T{ext} {fallback} -o {args.output}` makes the image", file=sys.stderr)
+        return 2
+    except (OSError, RuntimeError) as exc:
+        print(f"error: cannot write `{args.output}`: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {args.output}", file=sys.stderr)
+    return 0

@@ -1,0 +1,35 @@
+"""`archlang scale`: compound scaling of a spec's depth, width and resolution."""
+
+from __future__ import annotations
+
+import math
+
+from archlang.scaling import compound
+from conftest import SPECS, run_cli
+
+
+def test_compound_scaling_grows_cost_about_two_fold_per_step() -> None:
+    steps = compound(str(SPECS / "efficientnet.arch"), 3, 1.2, 1.1, 1.15)
+    assert [s.res for s in steps] == [224, 258, 296, 341]
+    assert [round(s.depth, 4) for s in steps] == [1.0, 1.2, 1.44, 1.728]
+    assert steps[0].params == 5_288_548 and steps[0].mults == 385_814_752
+    for a, b in zip(steps, steps[1:]):
+        assert b.params > a.params and 1.5 < b.mults / a.mults < 3.0
+
+
+def test_scale_at_b1_settings_matches_the_zoo() -> None:
+    # phi = 1 with alpha = 1.1, beta = 1.0 and gamma chosen for 240 is EfficientNet-B1's setting
+    steps = compound(str(SPECS / "efficientnet.arch"), 1, 1.1, 1.0, 240 / 224)
+    assert steps[1].res == 240 and math.isclose(steps[1].depth, 1.1)
+    assert steps[1].params == 7_794_184 and steps[1].mults == 686_802_832
+
+
+def test_scale_cli() -> None:
+    status, out, _ = run_cli("scale", str(SPECS / "efficientnet.arch"), "--phi", "2")
+    assert status == 0
+    lines = out.splitlines()
+    assert lines[0].endswith("alpha * beta^2 * gamma^2 = 1.920")
+    assert lines[2].split()[:5] == ["0", "1.000", "1.000", "224", "5,288,548"]
+    assert len(lines) == 2 + 3
+    status, _, err = run_cli("scale", str(SPECS / "lenet5.arch"), "--phi", "2")
+    assert status == 2 and "no header parameters `depth`, `width`, `res`" in err
