@@ -56,6 +56,7 @@ class Plan:
     attrs: dict[int, str]
     vars: dict[int, str]
     inplace: set[int]
+    dead_after: dict[int, list[str]]  # variables to `del` after a node: their tensor is no longer needed
 
 
 def plan(graph: Graph) -> Plan:
@@ -65,7 +66,8 @@ def plan(graph: Graph) -> Plan:
         if node.has_module:
             attrs[node.index] = _unique(identifier(node.name, _MODULE_RESERVED), taken)
     consumers = graph.consumers()
-    return Plan(attrs, _variables(graph, consumers), _inplace(graph, consumers))
+    names = _variables(graph, consumers)
+    return Plan(attrs, names, _inplace(graph, consumers), _dead_after(graph, consumers, names))
 
 
 def _unique(name: str, taken: set[str]) -> str:
@@ -78,9 +80,9 @@ def _unique(name: str, taken: set[str]) -> str:
 
 
 def _variables(graph: Graph, consumers: dict[int, list[int]]) -> dict[int, str]:
-    """A variable per node's output, named after the node's scope (``x`` at the top level, the
-    binding, block or branch inside one). A name is reused once the value it holds is dead, so a
-    straight chain reads ``x = ...; x = ...``."""
+    """A variable per node's output, named after the node's innermost scope (``x`` at the top
+    level, else the binding, block or branch). A name is reused once the value it holds is dead,
+    so a straight chain reads ``x = ...; x = ...`` and memory stays as low as hand-written code's."""
     last_use = {i: max(uses) if uses else i for i, uses in consumers.items()}
     last_use[graph.output] = len(graph.nodes)
     names: dict[int, str] = {0: "x"}
@@ -96,8 +98,21 @@ def _variables(graph: Graph, consumers: dict[int, list[int]]) -> dict[int, str]:
     return names
 
 
+def _dead_after(graph: Graph, consumers: dict[int, list[int]], names: dict[int, str]) -> dict[int, list[str]]:
+    """Where a tensor's last reader does not overwrite its variable, free it there, as returning
+    from a hand-written submodule would."""
+    dead: dict[int, list[str]] = {}
+    for node in graph.layers:
+        for i in dict.fromkeys(node.inputs):
+            if i not in (0, graph.output) and max(consumers[i]) == node.index and names[i] != names[node.index]:
+                dead.setdefault(node.index, []).append(names[i])
+    return dead
+
+
 def _scope_prefix(node: Node) -> str:
-    return identifier("_".join(f.name for f in node.frames), _LOCAL_RESERVED) if node.frames else ""
+    """The innermost scope's name: `branch1`, `bottleneck1`, `e1`. Names recur from block to
+    block, so a dead tensor is overwritten soon instead of being held until forward returns."""
+    return identifier(node.frames[-1].name, _LOCAL_RESERVED) if node.frames else ""
 
 
 def _fresh(base: str, live: dict[str, int]) -> str:
@@ -179,6 +194,8 @@ def _forward(graph: Graph, p: Plan) -> list[str]:
     for node in graph.layers:
         args = [p.vars[i] for i in node.inputs]
         lines.append(f"        {p.vars[node.index]} = {_expression(node, args, p)}")
+        if node.index in p.dead_after:
+            lines.append(f"        del {', '.join(p.dead_after[node.index])}")
     lines.append(f"        return {p.vars[graph.output]}")
     return lines
 
