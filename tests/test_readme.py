@@ -1,0 +1,40 @@
+"""The README's figures and examples are what the tool does today."""
+
+from __future__ import annotations
+
+import re
+
+import archlang
+from conftest import ROOT, run_cli
+
+README = (ROOT / "README.md").read_text()
+
+
+def test_zoo_table_figures() -> None:
+    rows = re.findall(r"^\| `(\w+)\.arch` \| (.*?) \| (\d+x\d+x\d+) \| ([\d,]+) \| ([\d,]+) \|$", README, re.M)
+    assert len(rows) == 24
+    for name, settings, shape, params, mults in rows:
+        overrides = {k: float(v) if "." in v else int(v) for k, v in re.findall(r"-D (\w+)=([\d.]+)", settings)}
+        report = archlang.check(ROOT / "specs" / f"{name}.arch", **overrides)
+        assert "x".join(map(str, report.input)) == shape
+        assert f"{report.totals.params:,}" == params, (name, settings)
+        assert f"{report.totals.mults:,}" == mults, (name, settings)
+
+
+def test_quoted_lenet_table_is_current() -> None:
+    quoted = README.split("$ archlang check specs/lenet5.arch\n", 1)[1].split("```", 1)[0]
+    _, out, _ = run_cli("check", "specs/lenet5.arch", cwd=ROOT)
+    assert quoted == out
+
+
+def test_tour_spec_checks_and_compiles() -> None:
+    tour = re.search(r"## A tour of the language.*?```\n(.*?)```", README, re.S).group(1)
+    report = archlang.check(tour)
+    assert report.output == (10,) and report.totals.frozen_params > 0
+    model = archlang.compile(tour)
+    assert sum(p.numel() for p in model.parameters()) == report.totals.params
+
+
+def test_api_example_figures() -> None:
+    report = archlang.check(ROOT / "specs" / "resnet.arch", depth=50)
+    assert f"# {report.totals.params} {report.totals.mults}" in README
