@@ -12,9 +12,11 @@ from .errors import ArchError, Diagnostic, Span
 
 GRAMMAR_NAME = "archlang.lark"
 
-# Tokens after which a newline never ends a statement, and before which it never does.
-_CONTINUES_AFTER = {"_ARROW", "LBRACE", "COMMA", "EQUAL", "LPAR", "_NL"}
-_CONTINUES_BEFORE = {"_ARROW", "RBRACE"}
+# Tokens after which a newline never ends a statement (an operator or keyword that needs more),
+# and before which it never does.
+_CONTINUES_AFTER = {"_ARROW", "LBRACE", "COMMA", "EQUAL", "LPAR", "_NL", "IF", "THEN", "ELSE", "AND", "OR",
+                    "NOT", "ADD_OP", "MUL_OP", "COMP_OP"}
+_CONTINUES_BEFORE = {"_ARROW", "RBRACE", "THEN", "ELSE"}
 
 
 def grammar_path() -> Path:
@@ -27,8 +29,9 @@ def grammar_path() -> Path:
 
 
 class Layout:
-    """Post-lexer: newlines separate statements, except inside parentheses, around `->`,
-    after `,` `=` `{` and before `}`. Runs of newlines collapse into one."""
+    """Post-lexer: newlines separate statements, except inside parentheses, around `->`, after
+    `,` `=` `{` and operators, around `then` and `else`, and before `}`. Runs of newlines collapse
+    into one."""
 
     always_accept = ("_NL",)
 
