@@ -22,9 +22,10 @@ if TYPE_CHECKING:  # pragma: no cover
 def compile(spec: Any, **params: float) -> "torch.nn.Module":  # noqa: A001 - the natural name
     """Build the PyTorch module a spec describes. ``spec`` is a path or the spec's text;
     keyword arguments override header parameters, as ``-D`` does."""
+    from .api import load
     from .torch_backend import build_module
 
-    return build_module(spec, params)
+    return build_module(load(spec, params))
 
 
 def source(spec: Any, **params: float) -> str:

@@ -15,19 +15,29 @@ from .scope import Fatal
 Spec = str | os.PathLike
 
 
+def is_path(spec: Spec) -> bool:
+    """A spec is a path when it is one, or a one-line string naming a `.arch` or existing file;
+    anything else is the spec's text."""
+    if isinstance(spec, os.PathLike):
+        return True
+    return "\n" not in spec and (spec.endswith(".arch") or os.path.isfile(spec))
+
+
+def read_file(path: Spec) -> tuple[str, str]:
+    """``(text, file name)``; an unreadable or non-UTF-8 file is an :class:`ArchError` (exit 2)."""
+    try:
+        return Path(path).read_text(encoding="utf-8"), str(path)
+    except UnicodeDecodeError:
+        raise ArchError([Diagnostic("error", f"cannot read `{path}`: it is not UTF-8 text", None,
+                                    code="file")]) from None
+    except OSError as exc:
+        reason = (exc.strerror or str(exc)).lower()
+        raise ArchError([Diagnostic("error", f"cannot read `{path}`: {reason}", None, code="file")]) from None
+
+
 def read_spec(spec: Spec) -> tuple[str, str]:
     """``(text, file name)`` of a spec given as a path or as the text itself."""
-    if isinstance(spec, os.PathLike) or ("\n" not in spec and spec.endswith(".arch")):
-        path = Path(spec)
-        try:
-            return path.read_text(encoding="utf-8"), str(spec)
-        except UnicodeDecodeError:
-            raise ArchError([Diagnostic("error", f"cannot read `{spec}`: it is not UTF-8 text", None,
-                                        code="file")]) from None
-        except OSError as exc:
-            reason = (exc.strerror or str(exc)).lower()
-            raise ArchError([Diagnostic("error", f"cannot read `{spec}`: {reason}", None, code="file")]) from None
-    return str(spec), "<spec>"
+    return read_file(spec) if is_path(spec) else (str(spec), "<spec>")
 
 
 def analyse(text: str, file: str = "<spec>", params: dict[str, float] | None = None,
@@ -56,6 +66,13 @@ def load(spec: Spec, params: dict[str, float] | None = None,
          input_shape: tuple[int, ...] | None = None) -> Graph:
     """Read and analyse a spec given as a path or as its text."""
     text, file = read_spec(spec)
+    return analyse(text, file, params, input_shape)
+
+
+def load_file(path: Spec, params: dict[str, float] | None = None,
+              input_shape: tuple[int, ...] | None = None) -> Graph:
+    """Read and analyse the spec at ``path`` (the command line's reading: always a file)."""
+    text, file = read_file(path)
     return analyse(text, file, params, input_shape)
 
 

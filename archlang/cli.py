@@ -89,11 +89,11 @@ def parser() -> argparse.ArgumentParser:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from .api import load
+    from .api import load_file
     from .formats import write
     from .report import Report
 
-    graph = load(args.file, dict(args.defines), args.input)
+    graph = load_file(args.file, dict(args.defines), args.input)
     _print_warnings(graph.warnings, graph.sources)
     report = Report.of(graph)
     if args.depth is not None:

@@ -11,6 +11,7 @@ from .analysis import analyse_merge, analyse_op
 from .bind import Binder
 from .errors import ArchError, DiagnosticSink, Span
 from .ir import BlockInstance, Frame, Graph, Node
+from .naming import Scopes, SourceText
 from .numbers import FUNCTIONS, NumberEvaluator
 from .ops import OpDef, describe, known_names, lookup
 from .parser import parse
@@ -29,9 +30,8 @@ class Elaborator:
         self.numbers = NumberEvaluator(sink)
         self.binder = Binder(self.numbers)
         self.graph = Graph(name="", file="", params={}, sources=sources)
-        self.frames: list[Frame] = []
-        self.counters: list[dict[str, int]] = [{}]
-        self.taken: set[str] = set()
+        self.scopes = Scopes()
+        self.text = SourceText(sources)
         self.trainable = True
         self.calls: list[str] = []  # the block call stack, for recursion
         self.loading: list[Path] = []  # the `use` stack, for cycles
@@ -194,18 +194,17 @@ class Elaborator:
 
     def binding(self, st: s.Assign, env: Env) -> Tensor:
         before = len(self.graph.nodes)
-        self.push(Frame(self.unique_frame(st.name), "binding"))
+        self.scopes.push(Frame(self.scopes.frame_name(st.name), "binding"))
         try:
             result = self.chain(st.value, env, env.current)
         except Poison:
             env.poisoned.add(st.name)
             result = UNKNOWN
         finally:
-            frame = self.pop()
+            frame = self.scopes.pop()
         made = self.graph.nodes[before:]
         if len(made) == 1:  # a one-layer binding names its module directly
-            self.taken.discard(made[0].name)
-            made[0].name = self.unique(".".join(f.name for f in self.frames + [frame]))
+            made[0].name = self.scopes.rename(made[0].name, self.scopes.path(frame.name))
         return result
 
     # --- chains --------------------------------------------------------------------------
@@ -376,13 +375,13 @@ class Elaborator:
         results: list[Tensor] = []
         failed = False
         for branch in branches:
-            self.push(Frame(self.next_name("branch"), "branch"))
+            self.scopes.push(Frame(self.scopes.next_name("branch"), "branch"))
             try:
                 results.append(self.chain(branch, env, cur))
             except Poison:
                 failed = True
             finally:
-                self.pop()
+                self.scopes.pop()
         if failed:
             raise Poison()
         return results
@@ -401,19 +400,18 @@ class Elaborator:
         self.bind_block_args(block, args, span, env, local)
         text = self.text(span) if all(isinstance(a.value, s.Number) for a in args) else (
             f"{block.name}({', '.join(f'{p.name}={_number_text(local.consts[p.name])}' for p in block.params)})")
-        self.push(Frame(self.next_name(block.name), "block", text, span.line))
+        self.scopes.push(Frame(self.scopes.next_name(block.name), "block", text, span.line))
         self.calls.append(key)
         try:
             result = self.statements(block.body, local, top=False)
         finally:
             self.calls.pop()
-            frame = self.pop()
+            frame = self.scopes.pop()
         if result is None:
             raise self.numbers.fail(f"block `{block.name}` has no chain to return", block.name_span)
         if not result.known:
             raise Poison()
-        path = ".".join(f.name for f in self.frames + [frame])
-        depth = sum(1 for f in self.frames if f.kind == "block") + 1
+        path, depth = self.scopes.path(frame.name), self.scopes.block_depth + 1
         self.graph.blocks.append(BlockInstance(path, frame.text, span.line, depth, result.node))  # type: ignore[arg-type]
         return result
 
@@ -456,51 +454,13 @@ class Elaborator:
         if len(self.graph.nodes) >= NODE_LIMIT:
             self.sink.error(f"the network unrolls to more than {NODE_LIMIT:,} layers", span)
             raise Fatal()
-        return Node(len(self.graph.nodes), op, inputs, attrs, "", tuple(self.frames), self.text(span),
+        return Node(len(self.graph.nodes), op, inputs, attrs, "", tuple(self.scopes.frames), self.text(span),
                     span, self.trainable)
 
     def commit(self, node: Node) -> Tensor:
-        node.name = self.unique(".".join([f.name for f in self.frames] + [self.next_name(node.op)]))
+        node.name = self.scopes.unique(self.scopes.path(self.scopes.next_name(node.op)))
         self.graph.nodes.append(node)
         return Tensor(node.index, node.shape)
-
-    def next_name(self, base: str) -> str:
-        counters = self.counters[-1]
-        counters[base] = counters.get(base, 0) + 1
-        return f"{base}{'_' if base[-1].isdigit() else ''}{counters[base]}"  # relu6_1, not relu61
-
-    def unique_frame(self, name: str) -> str:
-        candidate = ".".join([f.name for f in self.frames] + [name])
-        return name if not any(t == candidate or t.startswith(candidate + ".") for t in self.taken) else (
-            self.next_name(name + "_"))
-
-    def unique(self, name: str) -> str:
-        candidate, k = name, 1
-        while candidate in self.taken:
-            k += 1
-            candidate = f"{name}_{k}"
-        self.taken.add(candidate)
-        return candidate
-
-    def push(self, frame: Frame) -> None:
-        self.frames.append(frame)
-        self.counters.append({})
-
-    def pop(self) -> Frame:
-        self.counters.pop()
-        return self.frames.pop()
-
-    def text(self, span: Span) -> str:
-        """The source of ``span``, on one line."""
-        lines = self.sources.get(span.file, "").splitlines()[span.line - 1:span.end_line]
-        if not lines:
-            return ""
-        if len(lines) == 1:
-            lines[0] = lines[0][span.col - 1:span.end_col - 1]
-        else:
-            lines[0], lines[-1] = lines[0][span.col - 1:], lines[-1][:span.end_col - 1]
-        joined = " ".join(line.split("#")[0].strip() for line in lines)
-        return " ".join(joined.split())
 
 
 def _literal(e: s.Expr) -> bool:

@@ -75,10 +75,6 @@ class DiagnosticSink:
     def has_errors(self) -> bool:
         return any(d.is_error for d in self.items)
 
-    @property
-    def warnings(self) -> list[Diagnostic]:
-        return [d for d in self.items if not d.is_error]
-
 
 def render(diag: Diagnostic, sources: dict[str, str]) -> str:
     """Format a diagnostic as ``file:line:col: error: ...`` with the source line and a caret."""

@@ -58,7 +58,7 @@ def write(report: Report, kind: str, out: TextIO, color: bool = False, width: in
     elif kind == "csv":
         out.write(csv_table(report))
     else:
-        rich_table(report, out, color, width)
+        write_table(report, out, color, width)
 
 
 def table_lines(report: Report, width: int | None = None) -> list[tuple[str, str]]:
@@ -90,7 +90,7 @@ def table_lines(report: Report, width: int | None = None) -> list[tuple[str, str
 _STYLES = {"title": "bold", "header": "bold", "rule": "dim", "frozen": "dim", "total": "bold"}
 
 
-def rich_table(report: Report, out: TextIO, color: bool = False, width: int | None = None) -> None:
+def write_table(report: Report, out: TextIO, color: bool = False, width: int | None = None) -> None:
     """The table; through rich, with colours, when ``color`` (a terminal), else as plain text."""
     lines = table_lines(report, width)
     if not color:

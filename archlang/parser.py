@@ -149,12 +149,6 @@ def _syntax_diagnostic(exc: Any, text: str, file: str) -> Diagnostic:
 # --- parse tree to syntax tree -------------------------------------------------------------
 
 
-def _transformer_base() -> Any:
-    from lark import Transformer
-
-    return Transformer
-
-
 class _ToSyntax:
     """Turns a Lark tree into :mod:`archlang.syntax` nodes. Pure: no names are resolved."""
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from .ir import MERGES, BlockInstance, Frame, Graph, Node
 from .ops import lookup
-from .report import _fold_path
+from .report import fold_path
 from .shapes import fmt
 
 IMAGE_FORMATS = ("svg", "png", "pdf")
@@ -96,14 +96,14 @@ def boxes_and_edges(graph: Graph, depth: int | None) -> tuple[list[Box], list[tu
     blocks = {b.path: b for b in graph.blocks}
     members: dict[str, list[Node]] = {}
     for node in graph.layers:
-        path = _fold_path(node.frames, depth) if depth is not None else None
+        path = fold_path(node.frames, depth) if depth is not None else None
         if path:
             members.setdefault(path, []).append(node)
     boxes: list[Box] = [Box("n0", _label(f"input {fmt(graph.input.shape)}"), "io", False, ())]
     box_of: dict[int, str] = {0: "n0"}
     made: dict[str, str] = {}
     for node in graph.layers:
-        path = _fold_path(node.frames, depth) if depth is not None else None
+        path = fold_path(node.frames, depth) if depth is not None else None
         if path is None:
             box = _layer_box(node)
             boxes.append(box)
@@ -215,14 +215,14 @@ def _write_bytes(path: str, data: bytes) -> None:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from .api import load
+    from .api import load_file
     from .errors import render as render_diagnostic
 
     ext = os.path.splitext(args.output)[1].lower().lstrip(".")
     if ext not in FORMATS:
         print(f"error: cannot tell the format of `{args.output}`: use .svg, .png, .pdf or .dot", file=sys.stderr)
         return 2
-    graph = load(args.file, dict(args.defines), args.input)
+    graph = load_file(args.file, dict(args.defines), args.input)
     for w in graph.warnings:
         print(render_diagnostic(w, graph.sources), file=sys.stderr)
     source = to_dot(graph, args.depth, args.direction)

@@ -88,7 +88,7 @@ class Report:
         rows: list[Row] = []
         groups: dict[str, int] = {}
         for node in self.graph.layers:
-            path = _fold_path(node.frames, depth)
+            path = fold_path(node.frames, depth)
             if path is None:
                 rows.append(_row(node))
                 continue
@@ -140,7 +140,7 @@ def _row(node: Node) -> Row:
                node.span.line if node.span else 0, depth)
 
 
-def _fold_path(frames: tuple[Frame, ...], depth: int) -> str | None:
+def fold_path(frames: tuple[Frame, ...], depth: int) -> str | None:
     """The dotted path of the block instance a node folds into, or None if it stays a row."""
     seen = 0
     for i, frame in enumerate(frames):

@@ -8,7 +8,7 @@ import argparse
 import sys
 from dataclasses import dataclass
 
-from .api import load
+from .api import load_file
 from .errors import ArchError, Diagnostic
 from .formats import human
 
@@ -28,7 +28,7 @@ class Step:
 def compound(spec: str, phi_max: int, alpha: float, beta: float, gamma: float,
              params: dict[str, float] | None = None) -> list[Step]:
     """Analyse the spec at phi = 0..phi_max, scaling its header's depth, width and res."""
-    base = load(spec, params)
+    base = load_file(spec, params)
     missing = [name for name in NEEDED if name not in base.params]
     if missing:
         raise ArchError([Diagnostic(
@@ -41,7 +41,7 @@ def compound(spec: str, phi_max: int, alpha: float, beta: float, gamma: float,
         depth = base.params["depth"] * alpha ** phi
         width = base.params["width"] * beta ** phi
         res = int(round(base.params["res"] * gamma ** phi))
-        graph = load(spec, {**(params or {}), "depth": depth, "width": width, "res": res})
+        graph = load_file(spec, {**(params or {}), "depth": depth, "width": width, "res": res})
         steps.append(Step(phi, depth, width, res, sum(n.params for n in graph.layers),
                           sum(n.mults for n in graph.layers)))
     return steps

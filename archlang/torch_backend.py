@@ -10,7 +10,6 @@ from typing import Any
 import torch
 from torch import nn
 
-from .api import Spec, load
 from .codegen import class_name, generate, plan
 from .ir import Graph
 
@@ -28,8 +27,9 @@ def module_class(graph: Graph) -> type[nn.Module]:
     return cls
 
 
-def build_module(spec: Spec, params: dict[str, float] | None = None, graph: Graph | None = None) -> nn.Module:
-    graph = graph or load(spec, params)
+def build_module(graph: Graph) -> nn.Module:
+    """A fresh instance of the model ``graph`` describes; the graph rides along as
+    ``model.archlang_graph``."""
     model = module_class(graph)()
     model.archlang_graph = graph  # type: ignore[assignment]
     return model
@@ -95,7 +95,7 @@ def example_input(graph: Graph, batch: int = 2, device: str = "cpu") -> torch.Te
 
 def verify(graph: Graph, device: str = "cpu", batch: int = 2) -> Verification:
     """Run one batch through the compiled model and compare every layer with the analysis."""
-    model = build_module("", graph=graph).to(device).eval()
+    model = build_module(graph).to(device).eval()
     names = plan(graph).attrs
     seen: dict[int, tuple[int, ...]] = {}
     hooks = [getattr(model, attr).register_forward_hook(_recorder(seen, index))

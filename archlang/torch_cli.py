@@ -7,7 +7,7 @@ import os
 import sys
 import tempfile
 
-from .api import load
+from .api import load_file
 from .codegen import generate
 from .errors import render
 
@@ -27,7 +27,7 @@ def write_atomically(path: str, text: str) -> None:
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
-    graph = load(args.file, dict(args.defines), args.input)
+    graph = load_file(args.file, dict(args.defines), args.input)
     for w in graph.warnings:
         print(render(w, graph.sources), file=sys.stderr)
     source = generate(graph)
@@ -65,7 +65,7 @@ def _weights_and_save(graph, args: argparse.Namespace) -> int:
     from .torch_backend import build_module
     from .weights import load_weights, save_model
 
-    model = build_module("", graph=graph)
+    model = build_module(graph)
     if args.weights:
         try:
             report = load_weights(model, args.weights, skip=args.skip)

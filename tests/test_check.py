@@ -144,3 +144,10 @@ concat(a, b, stem -> maxpool 3 s1 same) -> conv 1x7 same x(half) -> conv (3)x1 p
     concat = next(r for r in report.rows if r.op.startswith("concat"))
     assert concat.output == (16, 16, 8 + 24 + 8)
     assert archlang.check(text, deep=0).rows[1].op == "conv 1x1 x8"  # resolved, not `conv (k)x(k) ...`
+
+
+def test_command_line_files_need_no_arch_suffix(tmp_path) -> None:
+    spec = write(tmp_path, "net.spec", "input 4x4x1\nconv 3x3 x2\n")
+    status, out, _ = run_cli("check", str(spec), "--format", "json")
+    assert status == 0 and json.loads(out)["totals"]["params"] == 20
+    assert archlang.check(str(spec)).totals.params == 20  # an existing file is read, not parsed as text

@@ -3,7 +3,6 @@ generated file and archlang.compile are one model, and modern PyTorch features w
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +15,7 @@ import archlang
 from archlang.api import load
 from archlang.codegen import generate
 from archlang.torch_backend import example_input, to_hwc, verify
-from conftest import ROOT, SPECS, run_cli, write
+from conftest import SPECS, run_cli, write
 
 ALL_SPECS = sorted(p.stem for p in SPECS.glob("*.arch"))
 

@@ -1,0 +1,77 @@
+"""Names of layers: the scopes open during elaboration (bindings, block instances, branches),
+per-scope op counters, and the source text of a span."""
+
+from __future__ import annotations
+
+from .errors import Span
+from .ir import Frame
+
+
+class Scopes:
+    """``layer1.unit2.conv1``: each layer is named by the scopes that hold it and its op's index
+    among the layers of that op in its innermost scope. Every name is unique in the graph."""
+
+    def __init__(self) -> None:
+        self.frames: list[Frame] = []
+        self.counters: list[dict[str, int]] = [{}]
+        self.taken: set[str] = set()
+
+    def path(self, *more: str) -> str:
+        return ".".join([f.name for f in self.frames] + list(more))
+
+    @property
+    def block_depth(self) -> int:
+        return sum(1 for f in self.frames if f.kind == "block")
+
+    def next_name(self, base: str) -> str:
+        """``conv3``, or ``relu6_1`` where the op's name ends in a digit."""
+        counters = self.counters[-1]
+        counters[base] = counters.get(base, 0) + 1
+        return f"{base}{'_' if base[-1].isdigit() else ''}{counters[base]}"
+
+    def frame_name(self, name: str) -> str:
+        """A binding's scope name: its own, unless a binding of that name already made layers here."""
+        candidate = self.path(name)
+        clash = any(t == candidate or t.startswith(candidate + ".") for t in self.taken)
+        return self.next_name(name + "_") if clash else name
+
+    def unique(self, name: str) -> str:
+        candidate, k = name, 1
+        while candidate in self.taken:
+            k += 1
+            candidate = f"{name}_{k}"
+        self.taken.add(candidate)
+        return candidate
+
+    def rename(self, old: str, new: str) -> str:
+        self.taken.discard(old)
+        return self.unique(new)
+
+    def push(self, frame: Frame) -> None:
+        self.frames.append(frame)
+        self.counters.append({})
+
+    def pop(self) -> Frame:
+        self.counters.pop()
+        return self.frames.pop()
+
+
+class SourceText:
+    """The text of spans, on one line, for tables and diagrams ("the op as written")."""
+
+    def __init__(self, sources: dict[str, str]):
+        self.sources = sources
+        self._lines: dict[str, list[str]] = {}
+
+    def __call__(self, span: Span) -> str:
+        if span.file not in self._lines:
+            self._lines[span.file] = self.sources.get(span.file, "").splitlines()
+        lines = self._lines[span.file][span.line - 1:span.end_line]
+        if not lines:
+            return ""
+        if len(lines) == 1:
+            lines[0] = lines[0][span.col - 1:span.end_col - 1]
+        else:
+            lines[0], lines[-1] = lines[0][span.col - 1:], lines[-1][:span.end_col - 1]
+        joined = " ".join(line.split("#")[0].strip() for line in lines)
+        return " ".join(joined.split())
