@@ -11,8 +11,8 @@ from .api import check
 from .errors import ArchError, Diagnostic
 from .report import Report, Row, Totals
 
-__all__ = ["ArchError", "Diagnostic", "Report", "Row", "Totals", "check", "compile", "load_weights",
-           "source"]
+__all__ = ["ArchError", "Diagnostic", "Report", "Row", "Totals", "check", "compile", "load_model",
+           "load_weights", "source"]
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -42,3 +42,10 @@ def load_weights(model: Any, checkpoint: Any, *, skip: Any = (), strict: bool = 
     from .weights import load_weights as _load
 
     return _load(model, checkpoint, skip=skip, strict=strict)
+
+
+def load_model(path: Any) -> "torch.nn.Module":
+    """A model saved by ``archlang compile --save``, rebuilt from its saved source, weights loaded."""
+    from .weights import load_model as _load
+
+    return _load(path)
