@@ -163,10 +163,9 @@ def _torch_pads(a: Attrs) -> tuple[int, int, int, int]:
 
 # --- convolutions --------------------------------------------------------------------------
 
-_CONV_FLAGS = {
-    "x": Arg("filters", "int"), "s": Arg("stride", "pair", default=(1, 1)),
-    "p": Arg("padding", "pair", least=0, default=(0, 0)), "g": Arg("groups", "int", default=1),
-    "d": Arg("dilation", "pair", default=(1, 1)),
+_CONV_FLAGS = {  # in the order LANGUAGE.md writes them: conv KxK sS pP xF gG dD
+    "s": Arg("stride", "pair", default=(1, 1)), "p": Arg("padding", "pair", least=0, default=(0, 0)),
+    "x": Arg("filters", "int"), "g": Arg("groups", "int", default=1), "d": Arg("dilation", "pair", default=(1, 1)),
 }
 _KERNEL = Arg("kernel", "pair", required=True)
 
