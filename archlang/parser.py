@@ -85,7 +85,7 @@ def parse(text: str, file: str = "<spec>") -> s.Module:
     try:
         return s.Module(file, tuple(_ToSyntax(file).transform(_lark().parse(text))))
     except UnexpectedInput as exc:
-        raise ArchError([_syntax_diagnostic(exc, text, file)], {file: text}) from None
+        raise ArchError(_syntax_errors(exc, text, file), {file: text}) from None
     except RecursionError:
         raise ArchError([Diagnostic("error", "the spec is nested too deeply to read",
                                     Span(file, 1, 1, 1, 2))], {file: text}) from None
@@ -94,6 +94,52 @@ def parse(text: str, file: str = "<spec>") -> s.Module:
 
 
 # --- syntax errors -----------------------------------------------------------------------
+
+MAX_SYNTAX_ERRORS = 10
+_CONTINUATION = ("->", ")", "}", "then", "else")
+
+
+def _syntax_errors(first: Any, text: str, file: str) -> list[Diagnostic]:
+    """The first syntax error, then those in later statements: the statement holding each error
+    is blanked out (positions kept) and the rest parsed again."""
+    from lark.exceptions import UnexpectedEOF, UnexpectedInput
+
+    found = [_syntax_diagnostic(first, text, file)]
+    lines = text.split("\n")
+    exc = first
+    while len(found) < MAX_SYNTAX_ERRORS and not isinstance(exc, UnexpectedEOF):
+        line = getattr(exc, "line", 0) or 0
+        if not 1 <= line <= len(lines) or not _blank_statement(lines, line - 1):
+            break
+        try:
+            _lark().parse("\n".join(lines))
+            break
+        except UnexpectedInput as again:
+            if (getattr(again, "line", 0) or 0) <= line:
+                break  # blanking did not get past it: later errors would be echoes
+            exc = again
+            found.append(_syntax_diagnostic(again, text, file))
+    return found
+
+
+def _starts_statement(line: str) -> bool:
+    stripped = line.lstrip()
+    return bool(stripped) and line[0] not in " \t" and not stripped.startswith(_CONTINUATION)
+
+
+def _blank_statement(lines: list[str], index: int) -> bool:
+    """Blank the statement around ``lines[index]``; False if there was nothing to blank."""
+    start = index
+    while start > 0 and not _starts_statement(lines[start]):
+        start -= 1
+    end = index + 1
+    while end < len(lines) and not _starts_statement(lines[end]):
+        end += 1
+    changed = any(lines[i].strip() for i in range(start, end))
+    for i in range(start, end):
+        lines[i] = " " * len(lines[i])
+    return changed
+
 
 _READABLE = {
     "NAME": "a name", "_LAYER": "a layer, a name, a number or `(`", "CALLNAME": "a call",

@@ -36,6 +36,8 @@ CASES: dict[str, str] = {
     "empty_file": "# nothing here\n",
     "second_input": "input 8x8x3\ninput 4x4x3\nconv 1x1 x2\n",
     "unroll_limit": "input 8x8x3\n(conv 3x3 same x3) * 10000000\n",
+    "several_syntax_errors": "input 28x28x3\nconv 3x3 x16 @ relu\nblock b(c) {\n  conv 3x3 x(c) ->\n}\n"
+                             "x = concat(conv 1x1 x2,\n  conv 3x3 x4 ))\nrelu\n",
     "several_errors": "input 28x28x3\nconv 3x3 x16 -> rleu\nx = concat(conv 3x3 x8, conv 3x3 same x8)\nfoo(3)\n",
     "stride_warning_then_error": "input 28x28x3\nconv 3x3 s2 x4 -> chunk 3 0\n",
     "flag_not_taken": "input 8x8x3\nmaxpool 2 x4\n",
