@@ -24,7 +24,12 @@ def is_path(spec: Spec) -> bool:
 
 
 def read_file(path: Spec) -> tuple[str, str]:
-    """``(text, file name)``; an unreadable or non-UTF-8 file is an :class:`ArchError` (exit 2)."""
+    """``(text, file name)``; an unreadable or non-UTF-8 file is an :class:`ArchError` (exit 2).
+    ``-`` reads standard input."""
+    if str(path) == "-":
+        import sys
+
+        return sys.stdin.read(), "<stdin>"
     try:
         return Path(path).read_text(encoding="utf-8"), str(path)
     except UnicodeDecodeError:

@@ -111,7 +111,8 @@ def cmd_ops(args: argparse.Namespace) -> int:
             f"{k}=" for k in sig.keywords]
         aliases = [a for a, target in ALIASES.items() if target == name]
         also = f" (also {', '.join(aliases)})" if aliases else ""
-        print(f"{name:16} {' '.join(parts):40} {op.doc}{also}")
+        print(f"{name:16} {' '.join(parts):50} {op.doc}{also}")
+    print(f"{'identity':16} {'':50} the input, unchanged (no layer)")
     return EXIT_OK
 
 

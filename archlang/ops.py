@@ -348,9 +348,8 @@ def _adaptive_torch(i: Shape, o: Shape, a: Attrs) -> str:
 for _name in ("adaptiveavgpool", "adaptivemaxpool"):
     register(OpDef(_name, "pool", Signature((Arg("size", "pair", required=True),)),
                    _adaptive_rule, _adaptive_torch, doc="adaptive pooling to HxW"))
-for _name in ("gap", "gmp"):
-    register(OpDef(_name, "pool", Signature(), _adaptive_rule, _adaptive_torch,
-                   doc="global average / max pooling to 1x1"))
+for _name, _doc in (("gap", "global average pooling to 1x1"), ("gmp", "global max pooling to 1x1")):
+    register(OpDef(_name, "pool", Signature(), _adaptive_rule, _adaptive_torch, doc=_doc))
 
 # --- vectors -------------------------------------------------------------------------------
 
@@ -367,7 +366,7 @@ register(OpDef(
     _fc_rule,
     lambda i, o, a: f"nn.Linear({i[0]}, {o[0]}{'' if a['bias'] else ', bias=False'})",
     lambda i, o, a: i[0] * o[0] + (o[0] if a["bias"] else 0),
-    lambda i, o, a: i[0] * o[0], doc="fully connected (also `linear`, `dense`)"))
+    lambda i, o, a: i[0] * o[0], doc="fully connected"))
 
 register(OpDef("flatten", "reshape", Signature(), lambda s, a: (numel(s),),
                lambda i, o, a: "nn.Flatten()", doc="HxWxC to H*W*C"))

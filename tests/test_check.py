@@ -151,3 +151,18 @@ def test_command_line_files_need_no_arch_suffix(tmp_path) -> None:
     status, out, _ = run_cli("check", str(spec), "--format", "json")
     assert status == 0 and json.loads(out)["totals"]["params"] == 20
     assert archlang.check(str(spec)).totals.params == 20  # an existing file is read, not parsed as text
+
+
+def test_ops_lists_every_op() -> None:
+    from archlang.ops import REGISTRY
+
+    status, out, _ = run_cli("ops")
+    assert status == 0
+    listed = {line.split()[0] for line in out.splitlines()}
+    assert listed == set(REGISTRY) | {"identity"}
+
+
+def test_spec_from_standard_input() -> None:
+    result = subprocess.run([sys.executable, "-m", "archlang.cli", "check", "-", "--format", "json"],
+                            input="input 6x6x3\nconv 3x3 x10\n", capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0 and json.loads(result.stdout)["totals"]["params"] == 280
