@@ -3,6 +3,7 @@ becomes ``{"kernel": (3, 3), "stride": (2, 2), "same": True, "filters": 64, ...}
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from . import syntax as s
@@ -65,6 +66,8 @@ class Binder:
             if len(parts) != 1:
                 raise self.fail(f"{what} takes one number", span)
             value = self.numbers.eval(parts[0], env)
+            if not math.isfinite(value):
+                raise self.fail(f"{what} must be a finite number", span)
             if value < slot.least:
                 raise self.fail(f"{what} must be at least {slot.least}, but is {value:g}", span)
             return value

@@ -32,10 +32,15 @@ def cmd_compile(args: argparse.Namespace) -> int:
         print(render(w, graph.sources), file=sys.stderr)
     source = generate(graph)
     status = 0
-    if args.verify:
-        status = _verify(graph, args.device)
-    if args.weights or args.save:
-        status = status or _weights_and_save(graph, args)
+    try:
+        if args.verify:
+            status = _verify(graph, args.device)
+        if args.weights or args.save:
+            status = status or _weights_and_save(graph, args)
+    except (RuntimeError, MemoryError, OverflowError) as exc:  # e.g. a layer too large to allocate
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"error: PyTorch could not build or run the model: {first}", file=sys.stderr)
+        return 1
     if args.output:
         try:
             write_atomically(args.output, source)

@@ -256,3 +256,23 @@ def test_gpu_verify_training_and_bf16_channels_last() -> None:
     loss.backward()
     opt.step()
     assert torch.isfinite(loss)
+
+
+def test_hostile_file_name_cannot_end_the_docstring(tmp_path: Path) -> None:
+    name = 'x""" + __import__("os").system("echo pwned") + """\\.arch'
+    spec = tmp_path / name
+    spec.write_text("input 4x4x1\nrelu\n")
+    source = archlang.source(spec)
+    compile(source, "hostile", "exec")
+    assert source.count('"""') == 2 and "pwned" in source.split('"""')[1]
+
+
+def test_infinite_keyword_is_a_diagnostic() -> None:
+    with pytest.raises(archlang.ArchError, match="finite"):
+        archlang.check("input 4x4x1\nbn eps=(1e400)\n")
+
+
+def test_model_too_large_to_build_is_an_error_not_a_traceback(tmp_path: Path) -> None:
+    spec = write(tmp_path, "huge.arch", "input 4x4x1\nflatten -> fc 100000000000\n")
+    status, _, err = run_cli("compile", str(spec), "--verify")
+    assert status == 1 and "could not build or run the model" in err and "Traceback" not in err
