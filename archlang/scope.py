@@ -49,36 +49,28 @@ class Env:
     poisoned: set[str] = field(default_factory=set)
     current: Tensor | None = None
 
-    def const(self, name: str) -> Number | None:
+    def _lexical(self) -> "list[Env]":
+        """This scope and the ones it sees through: the defining file of a block, and so on."""
+        chain: list[Env] = []
         env: Env | None = self
         while env is not None:
-            if name in env.consts:
-                return env.consts[name]
+            chain.append(env)
             env = env.parent
-        return None
+        return chain
+
+    def const(self, name: str) -> Number | None:
+        return next((env.consts[name] for env in self._lexical() if name in env.consts), None)
 
     def block(self, name: str) -> tuple[s.BlockDef, "Env"] | None:
-        env: Env | None = self
-        while env is not None:
-            if name in env.blocks:
-                return env.blocks[name]
-            env = env.parent
-        return None
+        return next((env.blocks[name] for env in self._lexical() if name in env.blocks), None)
 
     def is_poisoned(self, name: str) -> bool:
-        env: Env | None = self
-        while env is not None:
-            if name in env.poisoned:
-                return True
-            env = env.parent
-        return False
+        return any(name in env.poisoned for env in self._lexical())
 
     def names(self) -> list[str]:
         found: set[str] = set(self.tensors)
-        env: Env | None = self
-        while env is not None:
+        for env in self._lexical():
             found |= set(env.consts) | set(env.blocks)
-            env = env.parent
         return sorted(found)
 
 
