@@ -236,7 +236,7 @@ class Elaborator:
                                             f"start a new statement with `{item.name} -> ...`")
                 cur = self.chain(item, env, cur)
             return cur  # type: ignore[return-value]
-        handler: Callable[..., Tensor] | None = {
+        handler: Callable[..., Tensor] | None = {  # type: ignore[assignment]
             s.Layer: self.layer, s.Call: self.call, s.Paren: lambda e, env, cur: self.chain(e.inner, env, cur),
             s.IfElse: self.if_chain, s.BinOp: self.repeat,
         }.get(type(e))  # type: ignore[arg-type]

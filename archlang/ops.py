@@ -287,11 +287,12 @@ def _pool_rule(shape: Shape, a: Attrs) -> Shape:
         a["stride"] = a["kernel"]
     wins = _windows(shape, a)
     if _is_asymmetric(a):  # padded explicitly before an unpadded pool, as the model runs it
-        wins = tuple(Window(w.kernel, w.stride, 0, 0, w.dilation) for w in wins)
+        wins = (Window(wins[0].kernel, wins[0].stride, 0, 0, wins[0].dilation),
+                Window(wins[1].kernel, wins[1].stride, 0, 0, wins[1].dilation))
         shape = (shape[0] + sum(a["pads"][0]), shape[1] + sum(a["pads"][1]), shape[2])
-    for w in wins:
-        if w.pad_before > w.kernel // 2:
-            raise ShapeError(f"padding {w.pad_before} is more than half the {fmt(a['kernel'])} window",
+    for win in wins:
+        if win.pad_before > win.kernel // 2:
+            raise ShapeError(f"padding {win.pad_before} is more than half the {fmt(a['kernel'])} window",
                              help="PyTorch pads pooling by at most half the window", arg="p")
     h, w = (pool_out(n, win, a.get("ceil", False)) for n, win in zip(shape[:2], wins))
     if h < 1 or w < 1:  # PyTorch's only size check: ceil mode may let a window overhang
@@ -386,6 +387,11 @@ register(OpDef(
     lambda s, a: s, _bn_torch, lambda i, o, a: 2 * i[-1], doc="batch normalisation"))
 
 
+def _lrn_rule(shape: Shape, a: Attrs) -> Shape:
+    need_volume(shape, "lrn")
+    return shape
+
+
 def _lrn_torch(i: Shape, o: Shape, a: Attrs) -> str:
     return f"nn.LocalResponseNorm({a['size']}, alpha={a['alpha']!r}, beta={a['beta']!r}, k={a['k']!r})"
 
@@ -394,7 +400,7 @@ register(OpDef(
     "lrn", "norm", Signature((Arg("size", "int", required=True),), keywords={
         "alpha": Arg("alpha", "float", least=0, default=1e-4), "beta": Arg("beta", "float", least=0, default=0.75),
         "k": Arg("k", "float", least=0, default=1.0)}),
-    lambda s, a: (need_volume(s, "lrn"), s)[1], _lrn_torch, doc="local response normalisation"))
+    _lrn_rule, _lrn_torch, doc="local response normalisation"))
 
 
 def _dropout_rule(shape: Shape, a: Attrs) -> Shape:
@@ -409,6 +415,11 @@ register(OpDef("dropout", "regularize", Signature((Arg("p", "float", least=0, de
 # --- resizing and channels -----------------------------------------------------------------
 
 
+def _upsample_rule(shape: Shape, a: Attrs) -> Shape:
+    need_volume(shape, "upsample")
+    return (shape[0] * a["scale"][0], shape[1] * a["scale"][1], shape[2])
+
+
 def _upsample_torch(i: Shape, o: Shape, a: Attrs) -> str:
     extra = ", align_corners=False" if a["mode"] in ("bilinear", "bicubic") else ""
     return f"nn.Upsample(scale_factor={_pair_src(a['scale'])}, mode={a['mode']!r}{extra})"
@@ -418,8 +429,7 @@ register(OpDef(
     "upsample", "reshape", Signature((Arg("scale", "pair", required=True),),
                                      keywords={"mode": Arg("mode", "word", default="nearest")},
                                      choices={"mode": ("nearest", "bilinear", "bicubic")}),
-    lambda s, a: (need_volume(s, "upsample"), (s[0] * a["scale"][0], s[1] * a["scale"][1], s[2]))[1],
-    _upsample_torch, doc="upsampling by a whole factor; mode=nearest|bilinear|bicubic"))
+    _upsample_rule, _upsample_torch, doc="upsampling by a whole factor; mode=nearest|bilinear|bicubic"))
 
 
 def _zeropad_rule(shape: Shape, a: Attrs) -> Shape:

@@ -172,7 +172,8 @@ def _syntax_diagnostic(exc: Any, text: str, file: str) -> Diagnostic:
 
     line, col = max(1, getattr(exc, "line", 1) or 1), max(1, getattr(exc, "column", 1) or 1)
     if isinstance(exc, UnexpectedCharacters):
-        char = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else "?"
+        pos = exc.pos_in_stream or 0
+        char = text[pos] if pos < len(text) else "?"
         return Diagnostic("error", f"unexpected character `{char}`", Span(file, line, col, line, col + 1),
                           help="archlang uses letters, digits, `->`, `( ) { }`, `,`, `=`, operators and `#` comments")
     token = getattr(exc, "token", None)
