@@ -1,0 +1,321 @@
+"""Chains: layers, repetition, `if`, combinators and block calls, each node analysed as it is
+made (a block's body may depend on the shape flowing into it). Statements and files are
+:mod:`archlang.elaborate`'s."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from . import syntax as s
+from .analysis import analyse_merge, analyse_op
+from .bind import Binder
+from .errors import DiagnosticSink, Span
+from .ir import BlockInstance, Frame, Graph, Node
+from .naming import Scopes, SourceText
+from .numbers import FUNCTIONS, NumberEvaluator
+from .ops import OpDef, describe, known_names, lookup
+from .scope import Env, Fatal, Poison, Tensor, suggest
+from .shapes import ShapeError
+
+NODE_LIMIT = 1_000_000
+COMBINATORS = ("concat", "add", "mul", "residual", "freeze")
+
+
+class ChainBuilder:
+    """Builds graph nodes from chains. Subclasses supply :meth:`statements` (block bodies)."""
+
+    def __init__(self, sink: DiagnosticSink, sources: dict[str, str]):
+        self.sink, self.sources = sink, sources
+        self.numbers = NumberEvaluator(sink)
+        self.binder = Binder(self.numbers)
+        self.graph = Graph(name="", file="", params={}, sources=sources)
+        self.scopes = Scopes()
+        self.text = SourceText(sources)
+        self.trainable = True
+        self.calls: list[str] = []  # the block call stack, for recursion
+
+    def statements(self, stmts: tuple[s.Statement, ...], env: Env, top: bool) -> Tensor | None:
+        raise NotImplementedError
+
+    def kind(self, e: s.Expr, env: Env) -> str:
+        """'number' or 'tensor', decided without evaluating anything."""
+        if isinstance(e, (s.Number, s.InDim)):
+            return "number"
+        if isinstance(e, s.Layer):
+            return "number" if not e.args and e.name not in env.tensors and (
+                env.const(e.name) is not None) else "tensor"
+        if isinstance(e, s.Call):
+            return "number" if e.name in FUNCTIONS and not env.block(e.name) else "tensor"
+        if isinstance(e, s.Paren):
+            return self.kind(e.inner, env)
+        if isinstance(e, s.UnaryOp):
+            return "number" if e.op == "not" else self.kind(e.operand, env)
+        if isinstance(e, s.IfElse):
+            return self.kind(e.then, env)
+        if isinstance(e, s.BinOp) and e.op in ("+", "-", "*", "/", "//", "%"):
+            return "tensor" if "tensor" in (self.kind(e.left, env), self.kind(e.right, env)) else "number"
+        return "tensor" if isinstance(e, s.Seq) else "number"
+
+    def chain(self, e: s.Expr, env: Env, cur: Tensor | None) -> Tensor:
+        """Run chain ``e`` on ``cur``; raises :class:`Poison` where nothing can follow."""
+        if isinstance(e, s.Seq):
+            for i, item in enumerate(e.items):
+                if i and isinstance(item, s.Layer) and not item.args and item.name in env.tensors:
+                    raise self.numbers.fail(f"tensor `{item.name}` can only start a chain", item.span,
+                                            f"start a new statement with `{item.name} -> ...`")
+                cur = self.chain(item, env, cur)
+            return cur  # type: ignore[return-value]
+        handler: Callable[..., Tensor] | None = {  # type: ignore[assignment]
+            s.Layer: self.layer, s.Call: self.call, s.Paren: lambda e, env, cur: self.chain(e.inner, env, cur),
+            s.IfElse: self.if_chain, s.BinOp: self.repeat,
+        }.get(type(e))  # type: ignore[arg-type]
+        if handler is None:
+            raise self.numbers.fail("expected a layer, but this is a number", e.span,
+                                    "numbers go in arguments: `fc 10`, `x(c * 2)`")
+        return handler(e, env, cur)
+
+    def need(self, cur: Tensor | None, span: Span) -> Tensor:
+        if cur is None:
+            raise self.numbers.fail("this layer has no input: there is no `input` before it", span,
+                                    "add a line such as `input 32x32x3` above it")
+        if not cur.known:
+            raise Poison()
+        return cur
+
+    def layer(self, e: s.Layer, env: Env, cur: Tensor | None) -> Tensor:
+        if not e.args:
+            if e.name in env.tensors:
+                if not env.tensors[e.name].known:
+                    raise Poison()
+                return env.tensors[e.name]
+            if env.const(e.name) is not None and lookup(e.name) is None:
+                raise self.numbers.fail(f"`{e.name}` is a number, not a layer", e.span)
+            if env.is_poisoned(e.name):
+                raise Poison()
+            found = env.block(e.name)
+            if found:
+                return self.call_block(found, (), e.span, e.span, env, cur)
+            if e.name == "identity":
+                return self.need(cur, e.span)
+        op = lookup(e.name)
+        if op is None:
+            raise self.unknown(e.name, e.name_span, env, has_args=bool(e.args))
+        return self.apply(op, e, env, cur)
+
+    def unknown(self, name: str, span: Span, env: Env, has_args: bool) -> Poison:
+        if has_args and env.block(name):
+            return self.numbers.fail(f"block `{name}` takes its arguments in parentheses", span,
+                                     f"write `{name}(...)`")
+        if has_args and name in env.tensors:
+            return self.numbers.fail(f"`{name}` is a tensor and takes no arguments", span)
+        hint = suggest(name, known_names() + list(COMBINATORS) + env.names())
+        return self.numbers.fail(f"unknown op or name `{name}`", span,
+                                 hint or "see `archlang ops` for the list of ops")
+
+    def apply(self, op: OpDef, e: s.Layer, env: Env, cur: Tensor | None) -> Tensor:
+        try:
+            attrs, spans = self.binder.bind(op, e, env)
+        except Poison:
+            self.need(cur, e.span)
+            raise
+        cur = self.need(cur, e.span)
+        node = self.new_node(op.name, (cur.node,), attrs, e.span)  # type: ignore[arg-type]
+        if not _literal(e):  # show `conv 7x7 s2 x64`, not `conv (k)x(k) s(s) x(c)`
+            node.text = describe(op, attrs)
+        try:
+            warnings = analyse_op(node, op, cur.shape)  # type: ignore[arg-type]
+        except ShapeError as err:
+            raise self.numbers.fail(err.message, spans.get(err.arg or "op", e.span), err.help) from None
+        for w in warnings:
+            self.sink.warning(w, e.span)
+        return self.commit(node)
+
+    def if_chain(self, e: s.IfElse, env: Env, cur: Tensor | None) -> Tensor:
+        return self.chain(e.then if self.numbers.eval(e.cond, env) else e.orelse, env, cur)
+
+    def repeat(self, e: s.BinOp, env: Env, cur: Tensor | None) -> Tensor:
+        if e.op != "*":
+            raise self.numbers.fail(f"`{e.op}` does not apply to layers", e.span,
+                                    "chains are repeated with `(a -> b) * N`")
+        body, count = (e.left, e.right) if self.kind(e.left, env) == "tensor" else (e.right, e.left)
+        if self.kind(count, env) != "number":
+            raise self.numbers.fail("a chain can only be repeated a number of times", e.span)
+        times = self.numbers.whole(count, env, "repeat count", least=0)
+        if times == 0:
+            return self.need(cur, e.span)
+        before = len(self.graph.nodes)
+        cur = self.chain(body, env, cur)
+        per_copy = len(self.graph.nodes) - before
+        if len(self.graph.nodes) + per_copy * (times - 1) > NODE_LIMIT:
+            self.sink.error(f"this repetition unrolls to more than {NODE_LIMIT:,} layers", e.span,
+                            "archlang unrolls every layer; use a smaller count")
+            raise Fatal()
+        for _ in range(times - 1):
+            cur = self.chain(body, env, cur)
+        return cur
+
+    # --- calls: combinators and blocks --------------------------------------------------------
+    def call(self, e: s.Call, env: Env, cur: Tensor | None) -> Tensor:
+        found = env.block(e.name)
+        if found:
+            return self.call_block(found, e.args, e.span, e.name_span, env, cur)
+        if e.name in COMBINATORS:
+            return self.combinator(e, env, cur)
+        if e.name in FUNCTIONS:
+            raise self.numbers.fail(f"`{e.name}(...)` is a number, not a layer", e.span)
+        if lookup(e.name):
+            raise self.numbers.fail(f"`{e.name}` is an op: its arguments follow it without parentheses",
+                                    e.name_span, f"write e.g. `{e.name} 3x3 x64`")
+        raise self.unknown(e.name, e.name_span, env, has_args=False)
+
+    def combinator(self, e: s.Call, env: Env, cur: Tensor | None) -> Tensor:
+        for a in e.args:
+            if a.name is not None:
+                raise self.numbers.fail(f"`{e.name}` takes no keyword arguments", a.span)
+        single = e.name in ("residual", "freeze")
+        if (single and len(e.args) != 1) or not e.args:
+            raise self.numbers.fail(f"`{e.name}` takes {'one chain' if single else 'one or more chains'}",
+                                    e.span)
+        if e.name == "freeze":
+            saved, self.trainable = self.trainable, False
+            try:
+                return self.chain(e.args[0].value, env, cur)
+            finally:
+                self.trainable = saved
+        op = "add" if e.name == "residual" else e.name
+        branches = [a.value for a in e.args]
+        if e.name == "residual":
+            branches.insert(0, s.Layer("identity", (), e.span, e.span))
+        results = self.branches(branches, env, cur)
+        node = self.new_node(op, tuple(t.node for t in results), {"op": op}, e.span)  # type: ignore[misc]
+        node.text = e.name
+        try:
+            analyse_merge(node, [t.shape for t in results])  # type: ignore[misc]
+        except ShapeError as err:
+            notes = tuple(f"branch {i + 1} (line {b.span.line}) gives {'x'.join(map(str, t.shape or ()))}"
+                          for i, (b, t) in enumerate(zip(branches, results)))
+            if len({b.span.line for b in branches}) == 1:
+                notes = ()  # the message already lists every branch, in order
+            self.sink.error(err.message, e.name_span if len(branches) > 1 else e.span, err.help, notes)
+            raise Poison() from None
+        return self.commit(node)
+
+    def branches(self, branches: list[s.Expr], env: Env, cur: Tensor | None) -> list[Tensor]:
+        results: list[Tensor] = []
+        failed = False
+        for branch in branches:
+            self.scopes.push(Frame(self.scopes.next_name("branch"), "branch"))
+            try:
+                results.append(self.chain(branch, env, cur))
+            except Poison:
+                failed = True
+            finally:
+                self.scopes.pop()
+        if failed:
+            raise Poison()
+        return results
+
+    def call_block(self, found: tuple[s.BlockDef, Env], args: tuple[s.Argument, ...], span: Span,
+                   name_span: Span, env: Env, cur: Tensor | None) -> Tensor:
+        block, home = found
+        key = f"{block.file}:{block.name}"
+        if key in self.calls:
+            cycle = [k.rsplit(":", 1)[1] for k in self.calls[self.calls.index(key):]] + [block.name]
+            how = "" if len(cycle) == 2 else f" (through {' -> '.join(f'`{c}`' for c in cycle)})"
+            raise self.numbers.fail(f"block `{block.name}` calls itself{how}", name_span,
+                                    "blocks cannot be recursive; repeat a chain with `(...) * N`")
+        cur = self.need(cur, span)
+        local = Env(home.file, parent=home, in_tensor=cur, current=cur)
+        self.bind_block_args(block, args, span, env, local)
+        text = self.text(span) if all(isinstance(a.value, s.Number) for a in args) else (
+            f"{block.name}({', '.join(f'{p.name}={_number_text(local.consts[p.name])}' for p in block.params)})")
+        self.scopes.push(Frame(self.scopes.next_name(block.name), "block", text, span.line))
+        self.calls.append(key)
+        try:
+            result = self.statements(block.body, local, top=False)
+        finally:
+            self.calls.pop()
+            frame = self.scopes.pop()
+        if result is None:
+            raise self.numbers.fail(f"block `{block.name}` has no chain to return", block.name_span)
+        if not result.known:
+            raise Poison()
+        path, depth = self.scopes.path(frame.name), self.scopes.block_depth + 1
+        self.graph.blocks.append(BlockInstance(path, frame.text, span.line, depth, result.node))  # type: ignore[arg-type]
+        return result
+
+    def bind_block_args(self, block: s.BlockDef, args: tuple[s.Argument, ...], span: Span,
+                        caller: Env, local: Env) -> None:
+        names = [p.name for p in block.params]
+        given: dict[str, float] = {}
+        positional = [a for a in args if a.name is None]
+        if len(positional) > len(names):
+            raise self.numbers.fail(
+                f"block `{block.name}` takes {_count(block.params)}, but {len(positional)} were given",
+                positional[len(names)].span, f"it is defined as `{self.text(block.span).split('{')[0].strip()}`")
+        for p, a in zip(block.params, positional):
+            given[p.name] = self.block_argument(a, caller)
+        for a in args:
+            if a.name is None:
+                continue
+            if a.name not in names:
+                raise self.numbers.fail(f"block `{block.name}` has no parameter `{a.name}`", a.span,
+                                        suggest(a.name, names))
+            if a.name in given:
+                raise self.numbers.fail(f"`{a.name}` is given twice", a.span)
+            given[a.name] = self.block_argument(a, caller)
+        for p in block.params:
+            if p.name in given:
+                local.consts[p.name] = given[p.name]
+            elif p.default is not None:
+                local.consts[p.name] = self.numbers.eval(p.default, local)
+            else:
+                raise self.numbers.fail(f"block `{block.name}` needs its argument `{p.name}`", span)
+
+    def block_argument(self, a: s.Argument, caller: Env) -> float:
+        if self.kind(a.value, caller) != "number":
+            raise self.numbers.fail("block arguments are numbers", a.span,
+                                    "pass a chain by writing it around the call instead")
+        return self.numbers.eval(a.value, caller)
+
+    # --- nodes and names -----------------------------------------------------------------
+    def new_node(self, op: str, inputs: tuple[int, ...], attrs: dict, span: Span) -> Node:
+        if len(self.graph.nodes) >= NODE_LIMIT:
+            self.sink.error(f"the network unrolls to more than {NODE_LIMIT:,} layers", span)
+            raise Fatal()
+        return Node(len(self.graph.nodes), op, inputs, attrs, "", tuple(self.scopes.frames), self.text(span),
+                    span, self.trainable)
+
+    def commit(self, node: Node) -> Tensor:
+        node.name = self.scopes.unique(self.scopes.path(self.scopes.next_name(node.op)))
+        self.graph.nodes.append(node)
+        return Tensor(node.index, node.shape)
+
+
+def _literal(e: s.Expr) -> bool:
+    """Whether an argument or a layer is written with literal numbers only."""
+    if isinstance(e, s.Number):
+        return True
+    if isinstance(e, s.Layer):
+        return all(_literal_arg(a) for a in e.args)
+    return False
+
+
+def _literal_arg(a: s.LayerArg) -> bool:
+    if isinstance(a, (s.SizeArg, s.FlagArg)):
+        return all(isinstance(p, s.Number) for p in a.parts)
+    if isinstance(a, s.KeywordArg):
+        return isinstance(a.value, (str, s.Number))
+    return a.word in ("same", "valid", "nobias", "ceil")
+
+
+def _number_text(value: float) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _count(params: tuple[s.Param, ...]) -> str:
+    least = sum(1 for p in params if p.default is None)
+    most = len(params)
+    if least == most:
+        return f"{most} argument{'s' if most != 1 else ''}"
+    return f"{least} to {most} arguments"
