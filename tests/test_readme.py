@@ -38,3 +38,10 @@ def test_tour_spec_checks_and_compiles() -> None:
 def test_api_example_figures() -> None:
     report = archlang.check(ROOT / "specs" / "resnet.arch", depth=50)
     assert f"# {report.totals.params} {report.totals.mults}" in README
+
+
+def test_quoted_fold_and_scale_outputs_are_current() -> None:
+    _, fold, _ = run_cli("check", "specs/resnet.arch", "-D", "depth=18", "--depth", "0", cwd=ROOT)
+    assert "\n".join(fold.splitlines()[:14]) in README
+    _, scale, _ = run_cli("scale", "specs/efficientnet.arch", "--phi", "3", cwd=ROOT)
+    assert scale.rstrip() in README
