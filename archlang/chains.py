@@ -19,6 +19,9 @@ from .shapes import ShapeError
 
 NODE_LIMIT = 1_000_000
 COMBINATORS = ("concat", "add", "mul", "residual", "freeze")
+_CHAIN_FORMS: dict[type, str] = {  # syntax node -> the method that runs it as a chain
+    s.Layer: "layer", s.Call: "call", s.Paren: "paren", s.IfElse: "if_chain", s.BinOp: "repeat",
+}
 
 
 class ChainBuilder:
@@ -65,14 +68,15 @@ class ChainBuilder:
                                             f"start a new statement with `{item.name} -> ...`")
                 cur = self.chain(item, env, cur)
             return cur  # type: ignore[return-value]
-        handler: Callable[..., Tensor] | None = {  # type: ignore[assignment]
-            s.Layer: self.layer, s.Call: self.call, s.Paren: lambda e, env, cur: self.chain(e.inner, env, cur),
-            s.IfElse: self.if_chain, s.BinOp: self.repeat,
-        }.get(type(e))  # type: ignore[arg-type]
-        if handler is None:
+        method = _CHAIN_FORMS.get(type(e))
+        if method is None:
             raise self.numbers.fail("expected a layer, but this is a number", e.span,
                                     "numbers go in arguments: `fc 10`, `x(c * 2)`")
+        handler: Callable[[s.Expr, Env, Tensor | None], Tensor] = getattr(self, method)
         return handler(e, env, cur)
+
+    def paren(self, e: s.Paren, env: Env, cur: Tensor | None) -> Tensor:
+        return self.chain(e.inner, env, cur)
 
     def need(self, cur: Tensor | None, span: Span) -> Tensor:
         if cur is None:
@@ -120,12 +124,12 @@ class ChainBuilder:
             raise
         cur = self.need(cur, e.span)
         node = self.new_node(op.name, (cur.node,), attrs, e.span)  # type: ignore[arg-type]
-        if not _literal(e):  # show `conv 7x7 s2 x64`, not `conv (k)x(k) s(s) x(c)`
-            node.text = describe(op, attrs)
         try:
             warnings = analyse_op(node, op, cur.shape)  # type: ignore[arg-type]
         except ShapeError as err:
             raise self.numbers.fail(err.message, spans.get(err.arg or "op", e.span), err.help) from None
+        if not _literal(e):  # show `conv 7x7 s2 x64`, not `conv (k)x(k) s(s) x(c)`
+            node.text = describe(op, node.attrs)
         for w in warnings:
             self.sink.warning(w, e.span)
         return self.commit(node)
