@@ -1,0 +1,120 @@
+"""The op registry's core: argument schemas, :class:`OpDef`, lookup, and the helpers that the
+op families share. Ops register themselves from :mod:`archlang.ops.spatial` and
+:mod:`archlang.ops.layers`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from ..shapes import Shape, ShapeError, fmt, is_volume
+
+Attrs = dict[str, Any]
+
+# --- argument schemas ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One argument slot. ``kind``: ``pair`` (``KxK`` or ``K``), ``int`` or ``float``;
+    ``least``: the smallest value allowed."""
+
+    attr: str
+    kind: str
+    least: float = 1
+    default: Any = None
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class Signature:
+    positional: tuple[Arg, ...] = ()
+    flags: Mapping[str, Arg] = field(default_factory=dict)
+    words: frozenset[str] = frozenset()
+    keywords: Mapping[str, Arg] = field(default_factory=dict)
+    choices: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # for word-valued keywords
+
+
+def _zero(i: Shape, o: Shape, a: Attrs) -> int:
+    return 0
+
+
+@dataclass(frozen=True)
+class OpDef:
+    """Everything archlang knows about one op."""
+
+    name: str
+    family: str  # conv, pool, norm, act, fc, reshape, regularize: colours and docs
+    signature: Signature
+    rule: Callable[[Shape, Attrs], Shape]
+    torch: Callable[[Shape, Shape, Attrs], str]
+    params: Callable[[Shape, Shape, Attrs], int] = _zero
+    mults: Callable[[Shape, Shape, Attrs], int] = _zero
+    warnings: Callable[[Shape, Attrs], list[str]] = lambda i, a: []
+    forward: str | None = None  # for module-less ops: a template over `{x}` and attrs
+    doc: str = ""
+
+
+REGISTRY: dict[str, OpDef] = {}
+ALIASES: dict[str, str] = {"linear": "fc", "dense": "fc", "batchnorm": "bn"}
+
+
+def register(op: OpDef) -> OpDef:
+    REGISTRY[op.name] = op
+    return op
+
+
+def lookup(name: str) -> OpDef | None:
+    """The op called ``name`` (aliases included), or None."""
+    return REGISTRY.get(ALIASES.get(name, name))
+
+
+def _value_text(value: Any, kind: str) -> str:
+    if kind == "pair":
+        return str(value[0]) if value[0] == value[1] else f"{value[0]}x{value[1]}"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _positional_text(value: Any, kind: str) -> str:
+    """Kernels and windows read `3x3`, as the course writes them."""
+    return f"{value[0]}x{value[1]}" if kind == "pair" else _value_text(value, kind)
+
+
+def describe(op: OpDef, attrs: Attrs) -> str:
+    """The op with its resolved arguments, as a user would write it with literals:
+    ``conv 7x7 s2 p3 x64 nobias``."""
+    sig = op.signature
+    parts = [op.name] + [_positional_text(attrs[a.attr], a.kind) for a in sig.positional
+                         if attrs.get(a.attr) is not None and (a.required or attrs[a.attr] != a.default)]
+    for letter, slot in sig.flags.items():
+        value = attrs.get(slot.attr)
+        if value is not None and value != slot.default and not (letter == "s" and value == attrs.get("kernel")
+                                                                  and op.family == "pool"):
+            if not (op.name == "dwconv" and letter == "x"):
+                parts.append(letter + _value_text(value, slot.kind))
+    parts += [w for w in ("same", "ceil") if attrs.get(w)] + ([] if attrs.get("bias", True) else ["nobias"])
+    for key, slot in sig.keywords.items():
+        if attrs.get(slot.attr) != slot.default:
+            parts.append(f"{key}={_value_text(attrs[slot.attr], slot.kind) if slot.kind != 'word' else attrs[slot.attr]}")
+    return " ".join(parts)
+
+
+def known_names() -> list[str]:
+    return sorted(set(REGISTRY) | set(ALIASES) | {"identity"})
+
+
+# --- helpers shared by the op families ------------------------------------------------------
+
+
+def need_volume(shape: Shape, op: str) -> None:
+    if not is_volume(shape):
+        raise ShapeError(f"`{op}` needs an HxWxC volume, but receives {fmt(shape)}",
+                         help="spatial layers come before `flatten`")
+
+
+def pair_src(p: tuple[int, int]) -> str:
+    return str(p[0]) if p[0] == p[1] else f"({p[0]}, {p[1]})"
+
+def torch_pads(a: Attrs) -> tuple[int, int, int, int]:
+    (t, b), (l, r) = a["pads"]
+    return (l, r, t, b)
