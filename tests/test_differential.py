@@ -16,6 +16,7 @@ from torch import nn
 
 from archlang.api import analyse
 from archlang.errors import ArchError
+from archlang.torch_backend import build_module, verify
 
 # ARCHLANG_EXAMPLES=5000 for a longer hunt than the default run
 SETTINGS = settings(max_examples=int(os.environ.get("ARCHLANG_EXAMPLES", 500)), deadline=None,
@@ -189,3 +190,61 @@ def test_known_refusals(text: str, fails_at: int) -> None:
     """Hand-picked cases of the property above, so that a failure reads plainly."""
     graph_fail, _, _ = run_archlang(text, 0)
     assert graph_fail == fails_at
+
+
+@SETTINGS
+@given(stacks())
+def test_compiled_random_stacks_match_the_analysis(case: tuple) -> None:
+    """Whatever archlang accepts, the compiled module does: every layer's shape through forward
+    hooks, the output, and PyTorch's parameter count."""
+    shape, layers = case
+    text = render(shape, layers).replace("in_channels", "1")
+    try:
+        graph = analyse(text, "random.arch")
+    except ArchError:
+        return
+    result = verify(graph)
+    assert result.ok, text + result.summary()
+
+
+ACTIVATION = st.sampled_from(["relu", "relu6", "silu", "hardswish", "sigmoid", "tanh", "gelu", "leakyrelu 0.1",
+                              "elu", "mish", "hardsigmoid", "identity", "dropout 0.3", "bn", "bn eps=0.001"])
+
+
+@st.composite
+def blocks(draw, channels: int = 8, depth: int = 0) -> str:
+    """A random chain that keeps HxW and its ``channels``; combinators nest."""
+    kind = draw(st.sampled_from(["layer", "residual", "concat", "se", "shuffle", "freeze", "seq"] if depth < 2
+                                else ["layer"]))
+    if kind == "layer":
+        k = draw(st.sampled_from([1, 3, 5]))
+        return f"conv {k}x{k} same x{channels}{draw(st.sampled_from(['', ' nobias', ' g2']))} -> {draw(ACTIVATION)}"
+    if kind == "concat":  # ShuffleNet's split: half the channels pass, half go through
+        return f"concat(chunk 2 0, chunk 2 1 -> {draw(blocks(channels // 2, depth + 1))})"
+    inner = draw(blocks(channels, depth + 1))
+    if kind == "residual":
+        return f"residual({inner})"
+    if kind == "se":
+        return f"mul({inner}, gap -> conv 1x1 x{max(1, channels // 4)} -> relu -> conv 1x1 x{channels} -> sigmoid)"
+    if kind == "shuffle":
+        return f"{inner} -> channel_shuffle 2"
+    if kind == "freeze":
+        return f"freeze({inner})"
+    return f"{inner} -> {draw(blocks(channels, depth + 1))}"
+
+
+@SETTINGS
+@given(st.lists(blocks(), min_size=1, max_size=4), st.integers(1, 3))
+def test_compiled_random_graphs_match_the_analysis(parts: list[str], repeat: int) -> None:
+    """Random nested combinators inside blocks: the analysis and PyTorch agree on every layer."""
+    body = "\n".join(f"block part{i}() {{ {p} }}" for i, p in enumerate(parts))
+    chain = " -> ".join(f"part{i}" for i in range(len(parts)))
+    text = f"{body}\ninput 8x8x8\n({chain}) * {repeat} -> gap -> flatten -> fc 3\n"
+    graph = analyse(text, "random.arch")
+    result = verify(graph)
+    assert result.ok, text + result.summary()
+    model = build_module(graph)
+    frozen = {n.name for n in graph.layers if not n.trainable and n.params}
+    assert sum(p.numel() for p in model.parameters() if not p.requires_grad) == sum(
+        n.params for n in graph.layers if not n.trainable)
+    assert bool(frozen) == any(not p.requires_grad for p in model.parameters())
