@@ -167,6 +167,23 @@ def _expected(kinds: set[str]) -> list[str]:
     return sorted({_readable(k) for k in kinds})
 
 
+def _open_braces(text: str, end: int) -> int:
+    """How many `{` are open before ``end``, outside comments and strings."""
+    depth, in_comment, in_string = 0, False, False
+    for ch in text[:end]:
+        if in_comment:
+            in_comment = ch != "\n"
+        elif in_string:
+            in_string = ch not in '"\n'
+        elif ch == "#":
+            in_comment = True
+        elif ch == '"':
+            in_string = True
+        elif ch in "{}":
+            depth = max(0, depth + (1 if ch == "{" else -1))
+    return depth
+
+
 def _syntax_diagnostic(exc: Any, text: str, file: str) -> Diagnostic:
     from lark.exceptions import UnexpectedCharacters, UnexpectedToken
 
@@ -177,7 +194,11 @@ def _syntax_diagnostic(exc: Any, text: str, file: str) -> Diagnostic:
         return Diagnostic("error", f"unexpected character `{char}`", Span(file, line, col, line, col + 1),
                           help="archlang uses letters, digits, `->`, `( ) { }`, `,`, `=`, operators and `#` comments")
     token = getattr(exc, "token", None)
-    expected = _expected(set(getattr(exc, "expected", ()) or ()))
+    kinds = set(getattr(exc, "expected", ()) or ())
+    position = getattr(token, "start_pos", None)
+    if _open_braces(text, len(text) if position is None else position) == 0:
+        kinds.discard("RBRACE")  # LALR shares states between files and block bodies
+    expected = _expected(kinds)
     if isinstance(exc, UnexpectedToken) and token is not None and token.type != "$END":
         shown = "a new line" if token.type == "_NL" else f"`{token}`"
         width = max(1, len(str(token))) if token.type != "_NL" else 1
