@@ -15,6 +15,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
+from .atomic import write_atomically
 from .ir import MERGES, BlockInstance, Frame, Graph, Node
 from .ops import lookup
 from .report import fold_path
@@ -183,10 +184,14 @@ def has_dot() -> bool:
     return shutil.which("dot") is not None
 
 
+class DotMissing(RuntimeError):
+    """Graphviz's `dot` is not on the path."""
+
+
 def render_image(dot_source: str, fmt_: str) -> bytes:
-    """Run Graphviz's `dot`; raises FileNotFoundError if it is not installed."""
+    """Run Graphviz's `dot`; raises :class:`DotMissing` if it is not installed."""
     if not has_dot():
-        raise FileNotFoundError(INSTALL_HINT)
+        raise DotMissing(INSTALL_HINT)
     result = subprocess.run(["dot", f"-T{fmt_}"], input=dot_source.encode(), capture_output=True, check=False)
     if result.returncode != 0:
         raise RuntimeError(result.stderr.decode(errors="replace").strip())
@@ -207,13 +212,6 @@ def svg_object(graph: Graph, depth: int | None = None, direction: str = "TB") ->
     return SVGImage(render_image(to_dot(graph, depth, direction), "svg").decode())
 
 
-def _write_bytes(path: str, data: bytes) -> None:
-    tmp = f"{path}.archlang-tmp"
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
-
-
 def cmd_render(args: argparse.Namespace) -> int:
     from .api import load_file
     from .errors import render as render_diagnostic
@@ -228,12 +226,12 @@ def cmd_render(args: argparse.Namespace) -> int:
     source = to_dot(graph, args.depth, args.direction)
     try:
         if ext == "dot":
-            _write_bytes(args.output, source.encode())
+            write_atomically(args.output, source)
         else:
-            _write_bytes(args.output, render_image(source, ext))
-    except FileNotFoundError:
+            write_atomically(args.output, render_image(source, ext))
+    except DotMissing:
         fallback = os.path.splitext(args.output)[0] + ".dot"
-        _write_bytes(fallback, source.encode())
+        write_atomically(fallback, source)
         print(f"error: cannot write `{args.output}`: {INSTALL_HINT}.\nwrote {fallback} instead; "
               f"`dot -T{ext} {fallback} -o {args.output}` makes the image", file=sys.stderr)
         return 2

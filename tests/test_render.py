@@ -112,3 +112,8 @@ def test_readme_diagrams_are_current() -> None:
         graph = load(SPECS / f"{name}.arch")
         for node in graph.layers:
             assert fmt(node.shape) in committed
+
+
+def test_unwritable_output_is_a_file_error(tmp_path: Path) -> None:
+    status, _, err = run_cli("render", str(SPECS / "lenet5.arch"), "-o", str(tmp_path / "no" / "x.dot"))
+    assert status == 2 and "cannot write" in err and "graphviz" not in err.lower()
