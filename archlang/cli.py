@@ -8,7 +8,7 @@ import argparse
 import sys
 from typing import Callable, Sequence
 
-from .errors import ArchError, render
+from .errors import ArchError, print_diagnostics
 
 EXIT_OK, EXIT_SPEC, EXIT_USAGE = 0, 1, 2
 
@@ -94,7 +94,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from .report import Report
 
     graph = load_file(args.file, dict(args.defines), args.input)
-    _print_warnings(graph.warnings, graph.sources)
+    print_diagnostics(graph.warnings, graph.sources)
     report = Report.of(graph)
     if args.depth is not None:
         report = report.fold(args.depth)
@@ -114,11 +114,6 @@ def cmd_ops(args: argparse.Namespace) -> int:
         print(f"{name:16} {' '.join(parts):50} {op.doc}{also}")
     print(f"{'identity':16} {'':50} the input, unchanged (no layer)")
     return EXIT_OK
-
-
-def _print_warnings(warnings: list, sources: dict[str, str]) -> None:
-    for w in warnings:
-        print(render(w, sources), file=sys.stderr)
 
 
 def _command(name: str) -> Callable[[argparse.Namespace], int]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
+from typing import TextIO
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,12 @@ class DiagnosticSink:
     @property
     def has_errors(self) -> bool:
         return any(d.is_error for d in self.items)
+
+
+def print_diagnostics(diagnostics: list[Diagnostic], sources: dict[str, str], stream: TextIO | None = None) -> None:
+    """Write each diagnostic, rendered, to ``stream`` (standard error by default)."""
+    for diag in diagnostics:
+        print(render(diag, sources), file=stream or sys.stderr)
 
 
 def render(diag: Diagnostic, sources: dict[str, str]) -> str:

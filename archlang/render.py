@@ -214,15 +214,14 @@ def svg_object(graph: Graph, depth: int | None = None, direction: str = "TB") ->
 
 def cmd_render(args: argparse.Namespace) -> int:
     from .api import load_file
-    from .errors import render as render_diagnostic
+    from .errors import print_diagnostics
 
     ext = os.path.splitext(args.output)[1].lower().lstrip(".")
     if ext not in FORMATS:
         print(f"error: cannot tell the format of `{args.output}`: use .svg, .png, .pdf or .dot", file=sys.stderr)
         return 2
     graph = load_file(args.file, dict(args.defines), args.input)
-    for w in graph.warnings:
-        print(render_diagnostic(w, graph.sources), file=sys.stderr)
+    print_diagnostics(graph.warnings, graph.sources)
     source = to_dot(graph, args.depth, args.direction)
     try:
         if ext == "dot":

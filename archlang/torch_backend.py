@@ -14,17 +14,21 @@ from .codegen import class_name, generate, plan
 from .ir import Graph
 
 
-def module_class(graph: Graph) -> type[nn.Module]:
-    """Execute the generated source and return its class (registered with linecache, so
+def class_from_source(source: str, name: str) -> type[nn.Module]:
+    """Execute generated source and return its class ``name`` (registered with linecache, so
     tracebacks and ``inspect.getsource`` show the generated lines)."""
-    source = generate(graph)
-    filename = f"<archlang:{class_name(graph.name)}>"
+    filename = f"<archlang:{name}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    namespace: dict[str, Any] = {"__name__": f"archlang.generated.{class_name(graph.name)}"}
+    namespace: dict[str, Any] = {"__name__": f"archlang.generated.{name}"}
     exec(compile(source, filename, "exec"), namespace)  # the source is generated from safe names
-    cls = namespace[class_name(graph.name)]
+    cls = namespace[name]
     cls.archlang_source = source
     return cls
+
+
+def module_class(graph: Graph) -> type[nn.Module]:
+    """The class of the model ``graph`` describes, from its generated source."""
+    return class_from_source(generate(graph), class_name(graph.name))
 
 
 def build_module(graph: Graph) -> nn.Module:

@@ -8,13 +8,12 @@ import sys
 from .api import load_file
 from .atomic import write_atomically
 from .codegen import generate
-from .errors import render
+from .errors import print_diagnostics
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
     graph = load_file(args.file, dict(args.defines), args.input)
-    for w in graph.warnings:
-        print(render(w, graph.sources), file=sys.stderr)
+    print_diagnostics(graph.warnings, graph.sources)
     source = generate(graph)
     status = 0
     try:

@@ -3,12 +3,15 @@ shape, and save or load a compiled model together with its source."""
 
 from __future__ import annotations
 
+import io
 import os
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 import torch
 from torch import nn
+
+from .atomic import write_atomically
 
 SAVE_FORMAT = "archlang-model/1"
 
@@ -104,9 +107,9 @@ def save_model(model: nn.Module, path: str | os.PathLike) -> None:
         raise TypeError("only models built by archlang can be saved with their source")
     payload = {"format": SAVE_FORMAT, "class": type(model).__name__, "source": source,
                "state_dict": model.state_dict()}
-    tmp = f"{os.fspath(path)}.tmp"
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    write_atomically(os.fspath(path), buffer.getvalue())
 
 
 def load_model(path: str | os.PathLike) -> nn.Module:
@@ -114,10 +117,8 @@ def load_model(path: str | os.PathLike) -> nn.Module:
     payload = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(payload, Mapping) or payload.get("format") != SAVE_FORMAT:
         raise ValueError(f"{os.fspath(path)} was not saved by `archlang compile --save`")
-    namespace: dict[str, Any] = {"__name__": "archlang.generated"}
-    exec(compile(payload["source"], f"<archlang:{payload['class']}>", "exec"), namespace)
-    cls = namespace[payload["class"]]
-    cls.archlang_source = payload["source"]
-    model = cls()
+    from .torch_backend import class_from_source
+
+    model = class_from_source(payload["source"], payload["class"])()
     model.load_state_dict(payload["state_dict"])
     return model
