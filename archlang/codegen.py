@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 
 from .ir import MERGES, Graph, Node
+from .naming import numbered
 from .ops import INPLACE_ACTIVATIONS, lookup
 from .shapes import fmt
 
@@ -68,25 +69,22 @@ def plan(graph: Graph) -> Plan:
         if node.has_module:
             attrs[node.index] = _unique(identifier(node.name, _MODULE_RESERVED), taken)
     consumers = graph.consumers()
-    names = _variables(graph, consumers)
-    return Plan(attrs, names, _inplace(graph, consumers), _dead_after(graph, consumers, names))
+    last_use = {i: max(uses) if uses else i for i, uses in consumers.items()}
+    last_use[graph.output] = len(graph.nodes)  # the output lives until `return`
+    names = _variables(graph, last_use)
+    return Plan(attrs, names, _inplace(graph, consumers), _dead_after(graph, last_use, names))
 
 
 def _unique(name: str, taken: set[str]) -> str:
-    candidate, k = name, 1
-    while candidate in taken:
-        k += 1
-        candidate = f"{name}_{k}"
+    candidate = numbered(name, taken)
     taken.add(candidate)
     return candidate
 
 
-def _variables(graph: Graph, consumers: dict[int, list[int]]) -> dict[int, str]:
+def _variables(graph: Graph, last_use: dict[int, int]) -> dict[int, str]:
     """A variable per node's output, named after the node's innermost scope (``x`` at the top
     level, else the binding, block or branch). A name is reused once the value it holds is dead,
     so a straight chain reads ``x = ...; x = ...`` and memory stays as low as hand-written code's."""
-    last_use = {i: max(uses) if uses else i for i, uses in consumers.items()}
-    last_use[graph.output] = len(graph.nodes)
     names: dict[int, str] = {0: "x"}
     live: dict[str, int] = {"x": 0}
     for node in graph.layers:
@@ -94,19 +92,19 @@ def _variables(graph: Graph, consumers: dict[int, list[int]]) -> dict[int, str]:
             if last_use[i] == node.index and live.get(names[i]) == i:
                 del live[names[i]]
         base = _scope_prefix(node) or "x"
-        name = base if base not in live else _fresh(base, live)
+        name = numbered(base, live)
         names[node.index] = name
         live[name] = node.index
     return names
 
 
-def _dead_after(graph: Graph, consumers: dict[int, list[int]], names: dict[int, str]) -> dict[int, list[str]]:
+def _dead_after(graph: Graph, last_use: dict[int, int], names: dict[int, str]) -> dict[int, list[str]]:
     """Where a tensor's last reader does not overwrite its variable, free it there, as returning
     from a hand-written submodule would."""
     dead: dict[int, list[str]] = {}
     for node in graph.layers:
         for i in dict.fromkeys(node.inputs):
-            if i not in (0, graph.output) and max(consumers[i]) == node.index and names[i] != names[node.index]:
+            if i != 0 and last_use[i] == node.index and names[i] != names[node.index]:
                 dead.setdefault(node.index, []).append(names[i])
     return dead
 
@@ -115,13 +113,6 @@ def _scope_prefix(node: Node) -> str:
     """The innermost scope's name: `branch1`, `bottleneck1`, `e1`. Names recur from block to
     block, so a dead tensor is overwritten soon instead of being held until forward returns."""
     return identifier(node.frames[-1].name, _LOCAL_RESERVED) if node.frames else ""
-
-
-def _fresh(base: str, live: dict[str, int]) -> str:
-    k = 2
-    while f"{base}_{k}" in live:
-        k += 1
-    return f"{base}_{k}"
 
 
 def _inplace(graph: Graph, consumers: dict[int, list[int]]) -> set[int]:

@@ -3,8 +3,19 @@ per-scope op counters, and the source text of a span."""
 
 from __future__ import annotations
 
+from typing import Container
+
 from .errors import Span
 from .ir import Frame
+
+
+def numbered(name: str, taken: Container[str]) -> str:
+    """``name``, or the first of ``name_2``, ``name_3``, ... not yet taken."""
+    candidate, k = name, 1
+    while candidate in taken:
+        k += 1
+        candidate = f"{name}_{k}"
+    return candidate
 
 
 class Scopes:
@@ -36,10 +47,7 @@ class Scopes:
         return self.next_name(name + "_") if clash else name
 
     def unique(self, name: str) -> str:
-        candidate, k = name, 1
-        while candidate in self.taken:
-            k += 1
-            candidate = f"{name}_{k}"
+        candidate = numbered(name, self.taken)
         self.taken.add(candidate)
         return candidate
 

@@ -3,7 +3,7 @@ Formatting lives in :mod:`archlang.formats`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .errors import Diagnostic
@@ -99,8 +99,8 @@ class Report:
                 rows.append(Row(path, block.text, out, 0, 0, True, block.line, depth + 1, 0))
             i = groups[path]
             r = rows[i]
-            rows[i] = Row(r.name, r.op, r.output, r.params + node.params, r.mults + node.mults,
-                          r.trainable and node.trainable, r.line, r.depth, r.folded + 1)
+            rows[i] = replace(r, params=r.params + node.params, mults=r.mults + node.mults,
+                              trainable=r.trainable and node.trainable, folded=r.folded + 1)
         return Report(self.network, self.file, self.input, self.output, rows, self.totals, self.params,
                       self.warnings, self.graph)
 
