@@ -1,37 +1,46 @@
 """archlang: a declarative architecture compiler and shape checker for convolutional networks.
 
-``check`` needs no torch; ``compile`` and ``load_weights`` import it when first called.
+``check`` needs no torch; ``compile`` and ``load_weights`` import it when first called. This
+module is the front door and sits above every stage (see docs/ARCHITECTURE.md): it may import
+any of them, and it installs the report's presenter, which the report itself cannot import.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .api import check
-from .errors import ArchError, Diagnostic
-from .report import Report, Row, Totals
+from .api import Spec, load
+from .core import VERSION
+from .core.errors import ArchError, Diagnostic
+from .emit.present import ReportPresenter
+from .report import Report, Row, Totals, present_with
 
 __all__ = ["ArchError", "Diagnostic", "Report", "Row", "Totals", "check", "compile", "load_model",
            "load_weights", "source"]
-__version__ = "0.1.0"
+__version__ = VERSION
+present_with(ReportPresenter())
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
 
+def check(spec: Spec, **params: float) -> Report:
+    """Analyse a spec (a path or its text) and return its :class:`Report`: rows and totals, the
+    figures of ``archlang check``. Keyword arguments override header parameters, as ``-D`` does."""
+    return Report.of(load(spec, params))
+
+
 def compile(spec: Any, **params: float) -> "torch.nn.Module":  # noqa: A001 - the natural name
     """Build the PyTorch module a spec describes. ``spec`` is a path or the spec's text;
     keyword arguments override header parameters, as ``-D`` does."""
-    from .api import load
-    from .torch_backend import build_module
+    from .emit.build import build_module
 
     return build_module(load(spec, params))
 
 
 def source(spec: Any, **params: float) -> str:
     """The standalone Python source of the model, as ``archlang compile`` writes it."""
-    from .api import load
-    from .codegen import generate
+    from .emit.codegen import generate
 
     return generate(load(spec, params))
 
@@ -39,13 +48,13 @@ def source(spec: Any, **params: float) -> str:
 def load_weights(model: Any, checkpoint: Any, *, skip: Any = (), strict: bool = False) -> Any:
     """Copy a state dict (a dict, or a ``.pt``/``.pth`` file) into ``model`` by registration
     order and shape; returns a report of what was copied and what could not be placed."""
-    from .weights import load_weights as _load
+    from .emit.weights import load_weights as _load
 
     return _load(model, checkpoint, skip=skip, strict=strict)
 
 
 def load_model(path: Any) -> "torch.nn.Module":
     """A model saved by ``archlang compile --save``, rebuilt from its saved source, weights loaded."""
-    from .weights import load_model as _load
+    from .emit.weights import load_model as _load
 
     return _load(path)

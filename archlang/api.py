@@ -1,16 +1,16 @@
-"""The public entry points that do not need torch: reading a spec and analysing it."""
+"""Reading a spec and analysing it into a :class:`~archlang.core.ir.Graph`; no torch. The report,
+the backends and the commands build on this."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from .elaborate import Elaborator
-from .errors import ArchError, Diagnostic, DiagnosticSink
-from .ir import Graph
-from .parser import parse
-from .report import Report
-from .scope import Fatal
+from .sema.elaborate import Elaborator
+from .core.errors import ArchError, Diagnostic, DiagnosticSink
+from .core.ir import Graph
+from .lang.parser import parse
+from .sema.scope import Fatal
 
 Spec = str | os.PathLike
 
@@ -79,9 +79,3 @@ def load_file(path: Spec, params: dict[str, float] | None = None,
     """Read and analyse the spec at ``path`` (the command line's reading: always a file)."""
     text, file = read_file(path)
     return analyse(text, file, params, input_shape)
-
-
-def check(spec: Spec, **params: float) -> Report:
-    """Analyse a spec (a path or its text) and return its :class:`Report`: rows and totals, the
-    figures of ``archlang check``. Keyword arguments override header parameters, as ``-D`` does."""
-    return Report.of(load(spec, params))

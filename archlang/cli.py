@@ -1,16 +1,36 @@
-"""The ``archlang`` command. Exit status: 0 ok, 1 errors in a spec, 2 usage or file problems.
+"""The ``archlang`` command: every subcommand's handler is here, and only here; the stages below
+are libraries with no argparse in them. Exit statuses are :class:`~archlang.core.errors.ExitCode`.
 
-``check`` and ``render`` never import torch; ``compile`` does, when it runs."""
+``check``, ``render``, ``scale`` and ``ops`` never import torch; ``compile`` does, when it runs."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from typing import Callable, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
-from .errors import ArchError, print_diagnostics
+from .core import VERSION
+from .core.errors import ArchError, ExitCode, print_diagnostics
+from .emit.dot import DIRECTIONS
+from .emit.formats import FORMATS
 
-EXIT_OK, EXIT_SPEC, EXIT_USAGE = 0, 1, 2
+if TYPE_CHECKING:  # pragma: no cover
+    from .core.ir import Graph
+    from .emit.build import Compiled
+
+
+class CommandError(Exception):
+    """A problem outside the spec (an option, a file, the environment): printed as
+    ``error: ...``, exits with ``status``."""
+
+    def __init__(self, message: str, status: ExitCode = ExitCode.USAGE):
+        super().__init__(message)
+        self.message, self.status = message, status
+
+
+# --- argument types ------------------------------------------------------------------------
 
 
 def _number(text: str) -> float:
@@ -40,6 +60,9 @@ def _shape(text: str) -> tuple[int, ...]:
     return dims
 
 
+# --- the parser ----------------------------------------------------------------------------
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", help="the .arch spec")
     p.add_argument("-D", dest="defines", action="append", type=_define, default=[], metavar="NAME=VALUE",
@@ -48,16 +71,14 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    from . import __version__
-
     top = argparse.ArgumentParser(prog="archlang", description="Architecture compiler and shape checker "
                                   "for convolutional networks.")
-    top.add_argument("--version", action="version", version=f"archlang {__version__}")
+    top.add_argument("--version", action="version", version=f"archlang {VERSION}")
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     check = sub.add_parser("check", help="print every layer's shape, parameters and multiplies")
     _common(check)
-    check.add_argument("--format", choices=("table", "json", "markdown", "csv"), default="table")
+    check.add_argument("--format", choices=[str(f) for f in FORMATS], default=str(FORMATS[0]))
     check.add_argument("--depth", type=int, metavar="N", help="fold block instances deeper than N")
     check.add_argument("--width", type=int, metavar="COLUMNS", help="table width (default: the terminal's)")
 
@@ -75,7 +96,7 @@ def parser() -> argparse.ArgumentParser:
     _common(rend)
     rend.add_argument("-o", "--output", required=True, metavar="OUT", help="out.svg, .png, .pdf or .dot")
     rend.add_argument("--depth", type=int, metavar="N", help="fold block instances deeper than N into one node")
-    rend.add_argument("--direction", choices=("TB", "LR"), default="TB")
+    rend.add_argument("--direction", choices=DIRECTIONS, default=DIRECTIONS[0])
 
     scale = sub.add_parser("scale", help="EfficientNet compound scaling of a spec with depth, width and res")
     _common(scale)
@@ -88,21 +109,53 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
-def cmd_check(args: argparse.Namespace) -> int:
+# --- shared steps ----------------------------------------------------------------------------
+
+
+def _load(args: argparse.Namespace) -> Graph:
+    """The spec analysed with the command line's parameters and input; its warnings printed."""
     from .api import load_file
-    from .formats import write
-    from .report import Report
 
     graph = load_file(args.file, dict(args.defines), args.input)
     print_diagnostics(graph.warnings, graph.sources)
-    report = Report.of(graph)
+    return graph
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError):
+        return (exc.strerror or str(exc)).lower()
+    return str(exc)
+
+
+@contextmanager
+def _writing(path: str) -> Iterator[None]:
+    """Turn a failure to write ``path`` into ``cannot write `path`: reason`` (exit 2)."""
+    from .emit.dot import DotMissing
+
+    try:
+        yield
+    except DotMissing:
+        raise
+    except (OSError, RuntimeError) as exc:
+        raise CommandError(f"cannot write `{path}`: {_reason(exc)}") from None
+    print(f"wrote {path}", file=sys.stderr)
+
+
+# --- commands --------------------------------------------------------------------------------
+
+
+def cmd_check(args: argparse.Namespace) -> ExitCode:
+    from .emit.formats import write
+    from .report import Report
+
+    report = Report.of(_load(args))
     if args.depth is not None:
         report = report.fold(args.depth)
     write(report, args.format, sys.stdout, color=sys.stdout.isatty(), width=args.width)
-    return EXIT_OK
+    return ExitCode.OK
 
 
-def cmd_ops(args: argparse.Namespace) -> int:
+def cmd_ops(args: argparse.Namespace) -> ExitCode:
     from .ops import ALIASES, REGISTRY
 
     for name, op in sorted(REGISTRY.items()):
@@ -113,41 +166,116 @@ def cmd_ops(args: argparse.Namespace) -> int:
         also = f" (also {', '.join(aliases)})" if aliases else ""
         print(f"{name:16} {' '.join(parts):50} {op.doc}{also}")
     print(f"{'identity':16} {'':50} the input, unchanged (no layer)")
-    return EXIT_OK
+    return ExitCode.OK
 
 
-def _command(name: str) -> Callable[[argparse.Namespace], int]:
-    if name == "check":
-        return cmd_check
-    if name == "ops":
-        return cmd_ops
-    if name == "render":
-        from .render import cmd_render
+def cmd_render(args: argparse.Namespace) -> ExitCode:
+    from .core.atomic import write_atomically
+    from .emit.dot import FORMATS as DIAGRAMS
+    from .emit.dot import INSTALL_HINT, DotMissing, render_image, to_dot
 
-        return cmd_render
-    if name == "scale":
-        from .scaling import cmd_scale
+    base, ext = os.path.splitext(args.output)
+    ext = ext.lower().lstrip(".")
+    if ext not in DIAGRAMS:
+        raise CommandError(f"cannot tell the format of `{args.output}`: use .svg, .png, .pdf or .dot")
+    source = to_dot(_load(args), args.depth, args.direction)
+    try:
+        with _writing(args.output):
+            data = source if ext == "dot" else render_image(source, ext)
+            write_atomically(args.output, data)
+    except DotMissing:
+        fallback = base + ".dot"
+        write_atomically(fallback, source)
+        raise CommandError(f"cannot write `{args.output}`: {INSTALL_HINT}.\nwrote {fallback} instead; "
+                           f"`dot -T{ext} {fallback} -o {args.output}` makes the image") from None
+    return ExitCode.OK
 
-        return cmd_scale
-    from .torch_cli import cmd_compile
 
-    return cmd_compile
+def cmd_scale(args: argparse.Namespace) -> ExitCode:
+    from .emit.formats import scaling_table
+    from .scaling import compound_from
+
+    if args.phi < 0:
+        raise CommandError("--phi must be 0 or more")
+    steps = compound_from(_load(args), args.file, args.phi, args.alpha, args.beta, args.gamma,
+                          dict(args.defines), args.input)
+    sys.stdout.write(scaling_table(steps, args.alpha, args.beta, args.gamma))
+    return ExitCode.OK
+
+
+def cmd_compile(args: argparse.Namespace) -> ExitCode:
+    from .core.atomic import write_atomically
+    from .emit.build import compile_graph
+
+    graph = _load(args)
+    compiled = compile_graph(graph)
+    status = ExitCode.OK
+    if args.verify or args.weights or args.save:
+        status = _run_model(compiled, args)
+    if args.output:
+        with _writing(args.output):
+            write_atomically(args.output, compiled.source)
+    elif not (args.verify or args.save):
+        sys.stdout.write(compiled.source)
+    return status
+
+
+def _run_model(compiled: Compiled, args: argparse.Namespace) -> ExitCode:
+    """Build the model once; copy weights into it, verify it and save it: the same object."""
+    import torch
+
+    from .emit.build import verify_model
+    from .emit.weights import load_weights, save_model
+
+    if args.verify and args.device.startswith("cuda") and not torch.cuda.is_available():
+        raise CommandError("`--device cuda` but PyTorch sees no CUDA device")
+    try:
+        model = compiled.instantiate()
+        if args.weights:
+            try:
+                report = load_weights(model, args.weights, skip=args.skip)
+            except (OSError, RuntimeError, TypeError, ValueError) as exc:
+                raise CommandError(f"cannot read weights from `{args.weights}`: {exc}") from None
+            print(report.summary(), file=sys.stderr)
+        status = ExitCode.OK
+        if args.verify:
+            result = verify_model(compiled, model, args.device)
+            print(result.summary(), file=sys.stdout if result.ok else sys.stderr)
+            status = ExitCode.OK if result.ok else ExitCode.MISMATCH
+    except (RuntimeError, MemoryError, OverflowError) as exc:  # e.g. a layer too large to allocate
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CommandError(f"PyTorch could not build or run the model: {first}", ExitCode.SPEC) from None
+    if args.save:
+        try:
+            save_model(model, args.save)
+        except OSError as exc:
+            raise CommandError(f"cannot write `{args.save}`: {_reason(exc)}") from None
+        print(f"saved {args.save}", file=sys.stderr)
+    return status
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], ExitCode]] = {
+    "check": cmd_check, "compile": cmd_compile, "render": cmd_render, "scale": cmd_scale, "ops": cmd_ops,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        return _command(args.command)(args)
+        return int(COMMANDS[args.command](args))
     except ArchError as exc:
         print(exc.render(), file=sys.stderr)
         errors = sum(1 for d in exc.diagnostics if d.is_error)
         if errors > 1:
             print(f"{errors} errors", file=sys.stderr)
-        return exc.exit_status
+        return int(exc.exit_status)
+    except CommandError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return int(exc.status)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `archlang check big.arch | head`
-        return EXIT_OK
+        return int(ExitCode.OK)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -4,11 +4,11 @@ Formatting lives in :mod:`archlang.formats`."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
-from .errors import Diagnostic
-from .ir import Frame, Graph, Node
-from .shapes import Shape, numel
+from .core.errors import Diagnostic
+from .core.ir import Frame, Graph, Node
+from .core.shapes import Shape, numel
 
 BYTES_FP32 = 4
 
@@ -117,21 +117,48 @@ class Report:
         }
 
     def __str__(self) -> str:
-        from .formats import text_table
-
-        return text_table(self)
+        return PRESENTER.text(self)
 
     def _repr_html_(self) -> str:  # Jupyter shows the table
-        from .formats import html_table
-
-        return html_table(self)
+        return PRESENTER.html(self)
 
     def diagram(self, depth: int | None = None, direction: str = "TB") -> Any:
         """The network as an SVG image object, displayed inline in Jupyter."""
-        from .render import svg_object
+        return PRESENTER.diagram(self, depth, direction)
 
-        assert self.graph is not None
-        return svg_object(self.graph, depth=depth, direction=direction)
+
+class Presenter(Protocol):
+    """How a report shows itself. The report is data and knows no format: the presenters live
+    downstream, in :mod:`archlang.emit.present`, and ``archlang/__init__`` installs them with
+    :func:`present_with` (an upward import from here would make a cycle)."""
+
+    def text(self, report: Report) -> str: ...
+
+    def html(self, report: Report) -> str: ...
+
+    def diagram(self, report: Report, depth: int | None, direction: str) -> Any: ...
+
+
+class _Plain:
+    """Until a presenter is installed: a one-line summary, never an error."""
+
+    def text(self, report: Report) -> str:
+        return f"{report.network}: {len(report.rows)} rows, {report.totals.params:,} parameters\n"
+
+    def html(self, report: Report) -> str:
+        return self.text(report)
+
+    def diagram(self, report: Report, depth: int | None, direction: str) -> Any:
+        raise RuntimeError("no diagram presenter is installed: import archlang")
+
+
+PRESENTER: Presenter = _Plain()
+
+
+def present_with(presenter: Presenter) -> None:
+    """Install the presenter that ``str(report)``, Jupyter and :meth:`Report.diagram` use."""
+    global PRESENTER
+    PRESENTER = presenter
 
 
 def _row(node: Node) -> Row:

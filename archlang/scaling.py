@@ -4,13 +4,11 @@ doubles the multiplies. ``archlang scale`` applies it to a spec's `depth`, `widt
 
 from __future__ import annotations
 
-import argparse
-import sys
 from dataclasses import dataclass
 
 from .api import load_file
-from .errors import ArchError, Diagnostic
-from .formats import human
+from .core.errors import ArchError, Diagnostic
+from .core.ir import Graph
 
 NEEDED = ("depth", "width", "res")
 
@@ -26,9 +24,17 @@ class Step:
 
 
 def compound(spec: str, phi_max: int, alpha: float, beta: float, gamma: float,
-             params: dict[str, float] | None = None) -> list[Step]:
+             params: dict[str, float] | None = None, input_shape: tuple[int, ...] | None = None) -> list[Step]:
     """Analyse the spec at phi = 0..phi_max, scaling its header's depth, width and res."""
-    base = load_file(spec, params)
+    return compound_from(load_file(spec, params, input_shape), spec, phi_max, alpha, beta, gamma, params,
+                         input_shape)
+
+
+def compound_from(base: Graph, spec: str, phi_max: int, alpha: float, beta: float, gamma: float,
+                  params: dict[str, float] | None = None,
+                  input_shape: tuple[int, ...] | None = None) -> list[Step]:
+    """:func:`compound` from the spec's analysis at its own parameters, ``base``, which serves as
+    phi = 0 where scaling leaves the parameters as they are."""
     missing = [name for name in NEEDED if name not in base.params]
     if missing:
         raise ArchError([Diagnostic(
@@ -38,31 +44,10 @@ def compound(spec: str, phi_max: int, alpha: float, beta: float, gamma: float,
                  "in repeats, channels and `input (res)x(res)x3`", code="usage")])
     steps = []
     for phi in range(phi_max + 1):
-        depth = base.params["depth"] * alpha ** phi
-        width = base.params["width"] * beta ** phi
-        res = int(round(base.params["res"] * gamma ** phi))
-        graph = load_file(spec, {**(params or {}), "depth": depth, "width": width, "res": res})
-        steps.append(Step(phi, depth, width, res, sum(n.params for n in graph.layers),
-                          sum(n.mults for n in graph.layers)))
+        scaled = {"depth": base.params["depth"] * alpha ** phi, "width": base.params["width"] * beta ** phi,
+                  "res": int(round(base.params["res"] * gamma ** phi))}
+        same = all(scaled[k] == base.params[k] for k in NEEDED)
+        graph = base if same else load_file(spec, {**(params or {}), **scaled}, input_shape)
+        steps.append(Step(phi, scaled["depth"], scaled["width"], scaled["res"],
+                          sum(n.params for n in graph.layers), sum(n.mults for n in graph.layers)))
     return steps
-
-
-def table(steps: list[Step], alpha: float, beta: float, gamma: float) -> str:
-    flops = alpha * beta ** 2 * gamma ** 2
-    header = ("phi", "depth", "width", "res", "params", "mults", "mults / phi=0", f"{flops:.3f}^phi")
-    rows = [header] + [(str(s.phi), f"{s.depth:.3f}", f"{s.width:.3f}", str(s.res), f"{s.params:,}",
-                        f"{s.mults:,} ({human(s.mults)})", f"{s.mults / steps[0].mults:.2f}",
-                        f"{flops ** s.phi:.2f}") for s in steps]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    lines = ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
-    note = f"alpha={alpha} beta={beta} gamma={gamma}: alpha * beta^2 * gamma^2 = {flops:.3f}"
-    return "\n".join([note, *lines]) + "\n"
-
-
-def cmd_scale(args: argparse.Namespace) -> int:
-    if args.phi < 0:
-        print("error: --phi must be 0 or more", file=sys.stderr)
-        return 2
-    steps = compound(args.file, args.phi, args.alpha, args.beta, args.gamma, dict(args.defines))
-    sys.stdout.write(table(steps, args.alpha, args.beta, args.gamma))
-    return 0

@@ -13,8 +13,8 @@ from torch import nn
 
 import archlang
 from archlang.api import load
-from archlang.codegen import generate
-from archlang.torch_backend import example_input, to_hwc, verify
+from archlang.emit.codegen import generate
+from archlang.emit.build import example_input, to_hwc, verify
 from conftest import SPECS, run_cli, write
 
 ALL_SPECS = sorted(p.stem for p in SPECS.glob("*.arch"))

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from torch import nn
 
 from archlang.api import analyse
-from archlang.errors import ArchError
-from archlang.torch_backend import build_module, verify
+from archlang.core.errors import ArchError
+from archlang.emit.build import build_module, verify
 
 # ARCHLANG_EXAMPLES=5000 for a longer hunt than the default run
 SETTINGS = settings(max_examples=int(os.environ.get("ARCHLANG_EXAMPLES", 500)), deadline=None,

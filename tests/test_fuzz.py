@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from archlang.api import analyse
-from archlang.errors import ArchError
+from archlang.core.errors import ArchError
 from archlang.ops import known_names
 from conftest import SPECS
 

@@ -12,7 +12,7 @@ from torch import nn
 
 import archlang
 from archlang.api import load
-from archlang.torch_backend import verify
+from archlang.emit.build import verify
 
 NETWORKS = Path(__file__).resolve().parent / "networks"
 

@@ -23,7 +23,7 @@ def test_wheel_carries_the_grammar(tmp_path: Path) -> None:
     assert install.returncode == 0, install.stderr
     assert (site / "archlang" / "grammars" / "archlang.lark").is_file()
     env = dict(os.environ, PYTHONPATH=str(site))
-    code = ("import archlang, archlang.parser as p, sys; from archlang.cli import main; "
+    code = ("import archlang, archlang.lang.parser as p, sys; from archlang.cli import main; "
             "print(archlang.__file__); print(p.grammar_path()); "
             f"sys.exit(main(['check', {str(SPECS / 'lenet5.arch')!r}]))")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env)

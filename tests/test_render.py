@@ -13,8 +13,8 @@ import pytest
 
 import archlang
 from archlang.api import load
-from archlang.render import boxes_and_edges, to_dot
-from archlang.shapes import fmt
+from archlang.emit.dot import boxes_and_edges, to_dot
+from archlang.core.shapes import fmt
 from conftest import ROOT, SPECS, run_cli, write
 
 # CI installs Graphviz, and there these tests must run; elsewhere they need `dot` on the path

@@ -33,3 +33,33 @@ def test_scale_cli() -> None:
     assert len(lines) == 2 + 3
     status, _, err = run_cli("scale", str(SPECS / "lenet5.arch"), "--phi", "2")
     assert status == 2 and "no header parameters `depth`, `width`, `res`" in err
+
+
+def test_scale_honours_input_and_prints_warnings_once(tmp_path) -> None:
+    spec = tmp_path / "s.arch"
+    spec.write_text("network s(depth = 1.0, width = 1.0, res = 32)\ninput (res)x(res)x3\n"
+                    "conv 3x3 s2 x(round(8 * width)) -> gap -> flatten -> fc 10\n", encoding="utf-8")
+    status, out, err = run_cli("scale", str(spec), "--phi", "1", "--input", "64x64x3")
+    assert status == 0
+    first = out.splitlines()[2].split()
+    # conv 3x3 s2 x8 on 64x64x3: 27*8 + 8 = 224 params, 31x31x8 outputs of 27 mults; fc 8 -> 10: 90 and 80
+    assert first[:5] == ["0", "1.000", "1.000", "32", "314"] and first[5] == f"{31 * 31 * 8 * 27 + 80:,}"
+    assert err.count("warning:") == 1 and "leaves the last row and column unused" in err
+    steps = compound(str(spec), 1, 1.2, 1.1, 1.15, input_shape=(64, 64, 3))
+    assert steps[0].mults == 31 * 31 * 8 * 27 + 80
+
+
+def test_phi_zero_is_the_base_analysis(monkeypatch) -> None:
+    import archlang.scaling as scaling
+
+    calls: list[dict] = []
+    real = scaling.load_file
+
+    def counting(spec, params=None, input_shape=None):
+        calls.append(dict(params or {}))
+        return real(spec, params, input_shape)
+
+    monkeypatch.setattr(scaling, "load_file", counting)
+    steps = compound(str(SPECS / "efficientnet.arch"), 1, 1.2, 1.1, 1.15)
+    assert len(calls) == 2 and calls[0] == {} and calls[1]["res"] == 258
+    assert steps[0].params == 5_288_548

@@ -12,7 +12,7 @@ import torch
 
 import archlang
 from archlang.api import load
-from archlang.torch_backend import example_input
+from archlang.emit.build import example_input
 
 pytestmark = pytest.mark.torchvision
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 import archlang
-from archlang.weights import load_model, read_state_dict
+from archlang.emit.weights import load_model, read_state_dict
 from conftest import SPECS, run_cli, write
 
 RTOL, ATOL = 1e-5, 1e-6

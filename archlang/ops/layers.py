@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ..shapes import Shape, ShapeError, fmt, is_volume, numel
+from ..core.shapes import Shape, ShapeError, fmt, is_volume, numel
 from .registry import Arg, Attrs, OpDef, Signature, need_volume, pair_src, register, torch_pads
 
 # --- vectors -------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..shapes import (Shape, ShapeError, Window, conv_out, dropped_rows_warning, fmt, is_volume, pool_out,
+from ..core.shapes import (Shape, ShapeError, Window, conv_out, dropped_rows_warning, fmt, is_volume, pool_out,
                       same_padding, transposed_out)
 from .registry import Arg, Attrs, OpDef, Signature, need_volume, pair_src, register, torch_pads
 

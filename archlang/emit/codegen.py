@@ -8,10 +8,10 @@ import keyword
 import re
 from dataclasses import dataclass
 
-from .ir import MERGES, Graph, Node
-from .naming import numbered
-from .ops import INPLACE_ACTIVATIONS, lookup
-from .shapes import fmt
+from ..core.ir import MERGES, Graph, Node
+from ..sema.naming import numbered
+from ..ops import INPLACE_ACTIVATIONS, lookup
+from ..core.shapes import fmt
 
 # Producers whose output autograd does not need, so an activation may overwrite it in place.
 _INPLACE_AFTER = frozenset({"conv", "dwconv", "convt", "bn", "fc", "add", "concat"})
@@ -127,9 +127,9 @@ def _inplace(graph: Graph, consumers: dict[int, list[int]]) -> set[int]:
     return chosen
 
 
-def generate(graph: Graph) -> str:
-    """The whole standalone source file for ``graph``."""
-    p = plan(graph)
+def generate(graph: Graph, p: Plan | None = None) -> str:
+    """The whole standalone source file for ``graph`` (named by ``p``, or by a fresh plan)."""
+    p = p or plan(graph)
     cls = class_name(graph.name)
     total = sum(n.params for n in graph.layers)
     lines = [
@@ -186,14 +186,15 @@ def _forward(graph: Graph, p: Plan) -> list[str]:
     lines = ["    def forward(self, x: torch.Tensor) -> torch.Tensor:"]
     for node in graph.layers:
         args = [p.vars[i] for i in node.inputs]
-        lines.append(f"        {p.vars[node.index]} = {_expression(node, args, p)}")
+        lines.append(f"        {p.vars[node.index]} = {expression(node, args, p)}")
         if node.index in p.dead_after:
             lines.append(f"        del {', '.join(p.dead_after[node.index])}")
     lines.append(f"        return {p.vars[graph.output]}")
     return lines
 
 
-def _expression(node: Node, args: list[str], p: Plan) -> str:
+def expression(node: Node, args: list[str], p: Plan) -> str:
+    """The Python expression computing ``node`` from the variables ``args``, as ``forward`` writes it."""
     if node.op == "concat":
         return f"torch.cat([{', '.join(args)}], dim=1)"
     if node.op in MERGES:

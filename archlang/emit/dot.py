@@ -6,23 +6,20 @@ layers are dashed. ``depth`` folds block instances deeper than it into one node 
 
 from __future__ import annotations
 
-import argparse
 import html
-import os
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from .atomic import write_atomically
-from .ir import MERGES, BlockInstance, Frame, Graph, Node
-from .ops import lookup
-from .report import fold_path
-from .shapes import fmt
+from ..core.ir import MERGES, BlockInstance, Frame, Graph, Node
+from ..ops import lookup
+from ..report import fold_path
+from ..core.shapes import fmt
 
 IMAGE_FORMATS = ("svg", "png", "pdf")
-FORMATS = IMAGE_FORMATS + ("dot",)
+DIRECTIONS = ("TB", "LR")  # top to bottom, left to right
+FORMATS = IMAGE_FORMATS + ("dot",)  # what `archlang render -o FILE.EXT` writes, by extension
 INSTALL_HINT = ("Graphviz's `dot` program is needed for images: install it (Debian and Ubuntu: "
                 "`apt-get install graphviz`; macOS: `brew install graphviz`), or write `-o FILE.dot` "
                 "and render that elsewhere")
@@ -210,32 +207,3 @@ class SVGImage:
 
 def svg_object(graph: Graph, depth: int | None = None, direction: str = "TB") -> Any:
     return SVGImage(render_image(to_dot(graph, depth, direction), "svg").decode())
-
-
-def cmd_render(args: argparse.Namespace) -> int:
-    from .api import load_file
-    from .errors import print_diagnostics
-
-    ext = os.path.splitext(args.output)[1].lower().lstrip(".")
-    if ext not in FORMATS:
-        print(f"error: cannot tell the format of `{args.output}`: use .svg, .png, .pdf or .dot", file=sys.stderr)
-        return 2
-    graph = load_file(args.file, dict(args.defines), args.input)
-    print_diagnostics(graph.warnings, graph.sources)
-    source = to_dot(graph, args.depth, args.direction)
-    try:
-        if ext == "dot":
-            write_atomically(args.output, source)
-        else:
-            write_atomically(args.output, render_image(source, ext))
-    except DotMissing:
-        fallback = os.path.splitext(args.output)[0] + ".dot"
-        write_atomically(fallback, source)
-        print(f"error: cannot write `{args.output}`: {INSTALL_HINT}.\nwrote {fallback} instead; "
-              f"`dot -T{ext} {fallback} -o {args.output}` makes the image", file=sys.stderr)
-        return 2
-    except (OSError, RuntimeError) as exc:
-        print(f"error: cannot write `{args.output}`: {exc}", file=sys.stderr)
-        return 2
-    print(f"wrote {args.output}", file=sys.stderr)
-    return 0

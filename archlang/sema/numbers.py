@@ -6,8 +6,8 @@ from __future__ import annotations
 import math
 from typing import Callable
 
-from . import syntax as s
-from .errors import DiagnosticSink, Span
+from ..lang import syntax as s
+from ..core.errors import DiagnosticSink, Span
 from .scope import Env, Number, Poison, suggest
 
 FUNCTIONS: dict[str, tuple[int, int]] = {  # name: (least, most) arguments

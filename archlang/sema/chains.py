@@ -6,16 +6,16 @@ from __future__ import annotations
 
 from typing import Callable
 
-from . import syntax as s
+from ..lang import syntax as s
 from .analysis import analyse_merge, analyse_op
 from .bind import Binder
-from .errors import DiagnosticSink, Span
-from .ir import BlockInstance, Frame, Graph, Node
+from ..core.errors import DiagnosticSink, Span
+from ..core.ir import BlockInstance, Frame, Graph, Node
 from .naming import Scopes, SourceText
 from .numbers import FUNCTIONS, NumberEvaluator
-from .ops import OpDef, describe, known_names, lookup
+from ..ops import OpDef, describe, known_names, lookup
 from .scope import Env, Fatal, Poison, Tensor, suggest
-from .shapes import ShapeError
+from ..core.shapes import ShapeError
 
 NODE_LIMIT = 1_000_000
 COMBINATORS = ("concat", "add", "mul", "residual", "freeze")
@@ -124,6 +124,7 @@ class ChainBuilder:
             raise
         cur = self.need(cur, e.span)
         node = self.new_node(op.name, (cur.node,), attrs, e.span)  # type: ignore[arg-type]
+        node.opdef = op
         try:
             warnings = analyse_op(node, op, cur.shape)  # type: ignore[arg-type]
         except ShapeError as err:

@@ -10,8 +10,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from .codegen import class_name, generate, plan
-from .ir import Graph
+from .codegen import Plan, class_name, expression, generate, plan
+from ..core.ir import Graph
 
 
 def class_from_source(source: str, name: str) -> type[nn.Module]:
@@ -26,17 +26,39 @@ def class_from_source(source: str, name: str) -> type[nn.Module]:
     return cls
 
 
+@dataclass(frozen=True)
+class Compiled:
+    """A graph compiled once: its naming plan, its source and the class executed from that
+    source. Verifying, saving and loading share it, so they all see the same model."""
+
+    graph: Graph
+    plan: Plan
+    source: str
+    cls: type[nn.Module]
+
+    def instantiate(self) -> nn.Module:
+        """A fresh model; the graph rides along as ``model.archlang_graph``."""
+        model = self.cls()
+        model.archlang_graph = self.graph
+        return model
+
+
+def compile_graph(graph: Graph) -> Compiled:
+    """Plan, generate and execute the source of ``graph``, once."""
+    names = plan(graph)
+    source = generate(graph, names)
+    return Compiled(graph, names, source, class_from_source(source, class_name(graph.name)))
+
+
 def module_class(graph: Graph) -> type[nn.Module]:
     """The class of the model ``graph`` describes, from its generated source."""
-    return class_from_source(generate(graph), class_name(graph.name))
+    return compile_graph(graph).cls
 
 
 def build_module(graph: Graph) -> nn.Module:
     """A fresh instance of the model ``graph`` describes; the graph rides along as
     ``model.archlang_graph``."""
-    model = module_class(graph)()
-    model.archlang_graph = graph  # type: ignore[assignment]
-    return model
+    return compile_graph(graph).instantiate()
 
 
 @dataclass
@@ -98,24 +120,27 @@ def example_input(graph: Graph, batch: int = 2, device: str = "cpu") -> torch.Te
 
 
 def verify(graph: Graph, device: str = "cpu", batch: int = 2) -> Verification:
-    """Run one batch through the compiled model and compare every layer with the analysis."""
-    model = build_module(graph).to(device).eval()
-    names = plan(graph).attrs
-    seen: dict[int, tuple[int, ...]] = {}
-    hooks = [getattr(model, attr).register_forward_hook(_recorder(seen, index))
-             for index, attr in names.items()]
-    start = time.perf_counter()
+    """Build the model ``graph`` describes and check it with :func:`verify_model`."""
+    compiled = compile_graph(graph)
+    return verify_model(compiled, compiled.instantiate(), device, batch)
+
+
+def verify_model(compiled: Compiled, model: nn.Module, device: str = "cpu", batch: int = 2) -> Verification:
+    """Run one batch through ``model`` node by node (every layer, merge and template op, each as
+    the generated ``forward`` writes it) and compare each node's shape with the analysis; then
+    run ``forward`` itself for the output and the time."""
+    graph = compiled.graph
+    model.to(device).eval()
+    x = example_input(graph, batch, device)
     with torch.inference_mode():
-        out = model(example_input(graph, batch, device))
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    seconds = time.perf_counter() - start
-    for h in hooks:
-        h.remove()
+        shapes = interpret(compiled, model, x)
+        start = time.perf_counter()
+        out = model(x)
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        seconds = time.perf_counter() - start
     result = Verification(device, seconds=seconds)
-    for index in names:
-        node = graph.nodes[index]
-        result.layers.append(LayerCheck(node.name, node.shape or (), seen.get(index, ())))
+    result.layers = [LayerCheck(n.name, n.shape or (), shapes[n.index]) for n in graph.layers]
     result.expected_params = sum(n.params for n in graph.layers)
     result.actual_params = sum(p.numel() for p in model.parameters())
     result.expected_output = graph.nodes[graph.output].shape or ()
@@ -123,8 +148,20 @@ def verify(graph: Graph, device: str = "cpu", batch: int = 2) -> Verification:
     return result
 
 
-def _recorder(seen: dict[int, tuple[int, ...]], index: int) -> Any:
-    def hook(module: nn.Module, inputs: Any, output: torch.Tensor) -> None:
-        seen[index] = to_hwc(output.shape)
-
-    return hook
+def interpret(compiled: Compiled, model: nn.Module, x: torch.Tensor) -> dict[int, tuple[int, ...]]:
+    """Each node's output shape (HxWxC), computed node by node on ``model``, as torch.fx's
+    interpreter runs a graph: an environment of live values, each freed after its last reader."""
+    graph, names = compiled.graph, compiled.plan
+    last_use = {i: max(uses, default=i) for i, uses in graph.consumers().items()}
+    env: dict[int, torch.Tensor] = {graph.input.index: x}
+    shapes: dict[int, tuple[int, ...]] = {graph.input.index: to_hwc(x.shape)}
+    scope: dict[str, Any] = {"torch": torch, "self": model}
+    for node in graph.layers:
+        args = [f"v{i}" for i in node.inputs]
+        values = {f"v{i}": env[i] for i in node.inputs}
+        env[node.index] = eval(expression(node, args, names), scope, values)  # generated from safe names
+        shapes[node.index] = to_hwc(env[node.index].shape)
+        for i in set(node.inputs):
+            if last_use[i] == node.index:
+                del env[i]
+    return shapes

@@ -5,9 +5,9 @@ on the shape flowing into it (``in.c``)."""
 
 from __future__ import annotations
 
-from .ir import Node
-from .ops import OpDef
-from .shapes import Shape, ShapeError, fmt, is_volume
+from ..core.ir import Node
+from ..ops import OpDef
+from ..core.shapes import Shape, ShapeError, fmt, is_volume
 
 
 def analyse_op(node: Node, op: OpDef, in_shape: Shape) -> list[str]:

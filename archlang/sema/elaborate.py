@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import syntax as s
+from ..lang import syntax as s
 from .chains import COMBINATORS, ChainBuilder
-from .errors import ArchError, DiagnosticSink, Span
-from .ir import Frame, Graph, Node
+from ..core.errors import ArchError, DiagnosticSink, Span
+from ..core.ir import Frame, Graph, Node
 from .numbers import FUNCTIONS
-from .ops import lookup
-from .parser import parse
+from ..ops import lookup
+from ..lang.parser import parse
 from .scope import UNKNOWN, Env, Poison, Tensor, suggest
 
 

@@ -8,8 +8,9 @@ import io
 import json
 from typing import TextIO
 
-from .report import Report, Row
-from .shapes import fmt
+from ..report import Report, Row
+from ..scaling import Step
+from ..core.shapes import fmt
 
 FORMATS = ("table", "json", "markdown", "csv")
 HEADERS = ("Layer", "Op", "Output", "Params", "Mults")
@@ -135,3 +136,16 @@ def html_table(report: Report) -> str:
     summary = "<br>".join(html.escape(line) for line in summary_lines(report))
     return (f"<b>{html.escape(report.network)}</b><table><thead><tr>{head}</tr></thead>"
             f"<tbody>{body}</tbody></table><p>{summary}</p>")
+
+
+def scaling_table(steps: list[Step], alpha: float, beta: float, gamma: float) -> str:
+    """The table of ``archlang scale``: each step's figures and its cost against phi = 0."""
+    flops = alpha * beta ** 2 * gamma ** 2
+    header = ("phi", "depth", "width", "res", "params", "mults", "mults / phi=0", f"{flops:.3f}^phi")
+    rows = [header] + [(str(s.phi), f"{s.depth:.3f}", f"{s.width:.3f}", str(s.res), f"{s.params:,}",
+                        f"{s.mults:,} ({human(s.mults)})", f"{s.mults / steps[0].mults:.2f}",
+                        f"{flops ** s.phi:.2f}") for s in steps]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    lines = ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
+    note = f"alpha={alpha} beta={beta} gamma={gamma}: alpha * beta^2 * gamma^2 = {flops:.3f}"
+    return "\n".join([note, *lines]) + "\n"

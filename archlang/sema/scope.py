@@ -6,8 +6,8 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from . import syntax as s
-from .shapes import Shape
+from ..lang import syntax as s
+from ..core.shapes import Shape
 
 Number = int | float
 

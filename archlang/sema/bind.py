@@ -6,10 +6,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from . import syntax as s
-from .errors import Span
+from ..lang import syntax as s
+from ..core.errors import Span
 from .numbers import NumberEvaluator
-from .ops import Arg, OpDef
+from ..ops import Arg, OpDef
 from .scope import Env, Poison, suggest
 
 _WORDS = {"same", "valid", "nobias", "ceil"}

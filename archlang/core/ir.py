@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import Diagnostic, Span
+from .opdef import OpDef
 from .shapes import Shape
 
 MERGES = ("concat", "add", "mul")
@@ -37,13 +38,11 @@ class Node:
     shape: Shape | None = None
     params: int = 0
     mults: int = 0
+    opdef: OpDef | None = None  # the registry's entry, for layer nodes
 
     @property
     def has_module(self) -> bool:
-        from .ops import lookup
-
-        op = lookup(self.op)
-        return op is not None and op.forward is None
+        return self.opdef is not None and self.opdef.forward is None
 
 
 @dataclass

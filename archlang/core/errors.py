@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
+from enum import IntEnum
 from typing import TextIO
+
+
+class ExitCode(IntEnum):
+    """The exit status of every ``archlang`` command, written here once."""
+
+    OK = 0
+    SPEC = 1  # mistakes in a spec (or PyTorch refusing to build what it describes)
+    USAGE = 2  # usage, file or environment problems: bad options, unreadable or unwritable files
+    MISMATCH = 3  # `compile --verify` found PyTorch disagreeing with the analysis
 
 
 @dataclass(frozen=True)
@@ -52,9 +62,9 @@ class ArchError(Exception):
         return "\n".join(render(d, self.sources) for d in self.diagnostics)
 
     @property
-    def exit_status(self) -> int:
-        """2 for usage or file problems, 1 for mistakes in a spec."""
-        return 2 if any(d.code in ("usage", "file") for d in self.diagnostics) else 1
+    def exit_status(self) -> ExitCode:
+        """:attr:`ExitCode.USAGE` for usage or file problems, :attr:`ExitCode.SPEC` for mistakes in a spec."""
+        return ExitCode.USAGE if any(d.code in ("usage", "file") for d in self.diagnostics) else ExitCode.SPEC
 
     def __str__(self) -> str:  # the rendered diagnostics, so a bare traceback still reads well
         return self.render()

@@ -11,7 +11,7 @@ from typing import Any, Iterable, Mapping
 import torch
 from torch import nn
 
-from .atomic import write_atomically
+from ..core.atomic import write_atomically
 
 SAVE_FORMAT = "archlang-model/1"
 
@@ -117,7 +117,7 @@ def load_model(path: str | os.PathLike) -> nn.Module:
     payload = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(payload, Mapping) or payload.get("format") != SAVE_FORMAT:
         raise ValueError(f"{os.fspath(path)} was not saved by `archlang compile --save`")
-    from .torch_backend import class_from_source
+    from .build import class_from_source
 
     model = class_from_source(payload["source"], payload["class"])()
     model.load_state_dict(payload["state_dict"])

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Container
 
-from .errors import Span
-from .ir import Frame
+from ..core.errors import Span
+from ..core.ir import Frame
 
 
 def numbered(name: str, taken: Container[str]) -> str:

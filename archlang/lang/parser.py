@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from . import syntax as s
-from .errors import ArchError, Diagnostic, Span
+from ..core.errors import ArchError, Diagnostic, Span
 
 GRAMMAR_NAME = "archlang.lark"
 
@@ -21,7 +21,7 @@ _CONTINUES_BEFORE = {"_ARROW", "RBRACE", "THEN", "ELSE"}
 
 def grammar_path() -> Path:
     """Where the grammar lives: inside the installed package, or in the source tree."""
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parent.parent  # the archlang package
     for candidate in (here / "grammars" / GRAMMAR_NAME, here.parent / "grammars" / GRAMMAR_NAME):
         if candidate.is_file():
             return candidate

@@ -1,0 +1,1 @@
+"""The language: the syntax tree and the parser that builds it from text."""
