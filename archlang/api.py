@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from .sema.elaborate import Elaborator
-from .core.errors import ArchError, Diagnostic, DiagnosticSink
+from .core.errors import ArchError, Diagnostic, DiagnosticSink, Severity
 from .core.ir import Graph
 from .lang.parser import parse
 from .sema.scope import Fatal
@@ -33,11 +33,11 @@ def read_file(path: Spec) -> tuple[str, str]:
     try:
         return Path(path).read_text(encoding="utf-8"), str(path)
     except UnicodeDecodeError:
-        raise ArchError([Diagnostic("error", f"cannot read `{path}`: it is not UTF-8 text", None,
+        raise ArchError([Diagnostic(Severity.ERROR, f"cannot read `{path}`: it is not UTF-8 text", None,
                                     code="file")]) from None
     except OSError as exc:
         reason = (exc.strerror or str(exc)).lower()
-        raise ArchError([Diagnostic("error", f"cannot read `{path}`: {reason}", None, code="file")]) from None
+        raise ArchError([Diagnostic(Severity.ERROR, f"cannot read `{path}`: {reason}", None, code="file")]) from None
 
 
 def read_spec(spec: Spec) -> tuple[str, str]:

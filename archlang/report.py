@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from .core.errors import Diagnostic
-from .core.ir import Frame, Graph, Node
+from .core.ir import Frame, FrameKind, Graph, Node
 from .core.shapes import Shape, numel
 
 BYTES_FP32 = 4
@@ -162,7 +162,7 @@ def present_with(presenter: Presenter) -> None:
 
 
 def _row(node: Node) -> Row:
-    depth = sum(1 for f in node.frames if f.kind == "block")
+    depth = sum(1 for f in node.frames if f.kind == FrameKind.BLOCK)
     return Row(node.name, node.text or node.op, node.shape or (), node.params, node.mults, node.trainable,
                node.span.line if node.span else 0, depth)
 
@@ -171,7 +171,7 @@ def fold_path(frames: tuple[Frame, ...], depth: int) -> str | None:
     """The dotted path of the block instance a node folds into, or None if it stays a row."""
     seen = 0
     for i, frame in enumerate(frames):
-        if frame.kind == "block":
+        if frame.kind == FrameKind.BLOCK:
             seen += 1
             if seen > depth:
                 return ".".join(f.name for f in frames[: i + 1])

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .api import load_file
-from .core.errors import ArchError, Diagnostic
+from .core.errors import ArchError, Diagnostic, Severity
 from .core.ir import Graph
 
 NEEDED = ("depth", "width", "res")
@@ -38,16 +38,17 @@ def compound_from(base: Graph, spec: str, phi_max: int, alpha: float, beta: floa
     missing = [name for name in NEEDED if name not in base.params]
     if missing:
         raise ArchError([Diagnostic(
-            "error", f"`{spec}` has no header parameter{'s' if len(missing) > 1 else ''} "
+            Severity.ERROR, f"`{spec}` has no header parameter{'s' if len(missing) > 1 else ''} "
                      f"{', '.join(f'`{m}`' for m in missing)} to scale", None,
             help="declare them: `network name(depth = 1.0, width = 1.0, res = 224)` and use them "
                  "in repeats, channels and `input (res)x(res)x3`", code="usage")])
     steps = []
     for phi in range(phi_max + 1):
-        scaled = {"depth": base.params["depth"] * alpha ** phi, "width": base.params["width"] * beta ** phi,
-                  "res": int(round(base.params["res"] * gamma ** phi))}
+        depth, width = base.params["depth"] * alpha ** phi, base.params["width"] * beta ** phi
+        res = int(round(base.params["res"] * gamma ** phi))
+        scaled = {"depth": depth, "width": width, "res": res}
         same = all(scaled[k] == base.params[k] for k in NEEDED)
         graph = base if same else load_file(spec, {**(params or {}), **scaled}, input_shape)
-        steps.append(Step(phi, scaled["depth"], scaled["width"], scaled["res"],
+        steps.append(Step(phi, depth, width, res,
                           sum(n.params for n in graph.layers), sum(n.mults for n in graph.layers)))
     return steps

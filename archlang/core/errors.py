@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from enum import IntEnum
+from enum import IntEnum, StrEnum
 from typing import TextIO
 
 
@@ -15,6 +15,11 @@ class ExitCode(IntEnum):
     SPEC = 1  # mistakes in a spec (or PyTorch refusing to build what it describes)
     USAGE = 2  # usage, file or environment problems: bad options, unreadable or unwritable files
     MISMATCH = 3  # `compile --verify` found PyTorch disagreeing with the analysis
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
 
 
 @dataclass(frozen=True)
@@ -38,7 +43,7 @@ class Span:
 class Diagnostic:
     """One error or warning about a spec, rendered rustc-style by :func:`render`."""
 
-    severity: str  # "error" or "warning"
+    severity: Severity
     message: str
     span: Span | None
     help: str | None = None
@@ -47,7 +52,7 @@ class Diagnostic:
 
     @property
     def is_error(self) -> bool:
-        return self.severity == "error"
+        return self.severity == Severity.ERROR
 
 
 class ArchError(Exception):
@@ -78,10 +83,10 @@ class DiagnosticSink:
 
     def error(self, message: str, span: Span | None, help: str | None = None,
               notes: tuple[str, ...] = (), code: str = "") -> None:
-        self.items.append(Diagnostic("error", message, span, help, notes, code))
+        self.items.append(Diagnostic(Severity.ERROR, message, span, help, notes, code))
 
     def warning(self, message: str, span: Span | None, help: str | None = None) -> None:
-        self.items.append(Diagnostic("warning", message, span, help))
+        self.items.append(Diagnostic(Severity.WARNING, message, span, help))
 
     @property
     def has_errors(self) -> bool:

@@ -4,13 +4,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from .errors import Diagnostic, Span
-from .opdef import OpDef
+from .opdef import Definition, OpDef
 from .shapes import Shape
 
-MERGES = ("concat", "add", "mul")
+
+
+class FrameKind(StrEnum):
+    BLOCK = "block"  # a block instance
+    BINDING = "binding"  # `name = chain`
+    BRANCH = "branch"  # one branch of a combinator
 
 
 @dataclass(frozen=True)
@@ -18,7 +24,7 @@ class Frame:
     """A naming scope: a block instance, a tensor binding or a combinator branch."""
 
     name: str
-    kind: str  # "block", "binding" or "branch"
+    kind: FrameKind
     text: str = ""  # the call as written, for block instances
     line: int = 0
 
@@ -26,7 +32,7 @@ class Frame:
 @dataclass
 class Node:
     index: int
-    op: str  # a registry name, "input", or one of MERGES
+    definition: Definition  # the registry's entry: an op, a merge, or the input
     inputs: tuple[int, ...]
     attrs: dict[str, Any]
     name: str  # dotted, unique in the graph: "layer1.basic2.conv1"
@@ -38,11 +44,16 @@ class Node:
     shape: Shape | None = None
     params: int = 0
     mults: int = 0
-    opdef: OpDef | None = None  # the registry's entry, for layer nodes
+
+    @property
+    def op(self) -> str:
+        """The op's name: ``conv``, ``add``, ``input``."""
+        return self.definition.name
 
     @property
     def has_module(self) -> bool:
-        return self.opdef is not None and self.opdef.forward is None
+        """Whether the model registers a module for this node (a merge or a template op is an expression)."""
+        return isinstance(self.definition, OpDef) and self.definition.forward is None
 
 
 @dataclass
@@ -64,14 +75,21 @@ class Graph:
     file: str
     params: dict[str, int | float]
     nodes: list[Node] = field(default_factory=list)
-    output: int = 0
+    inputs: list[int] = field(default_factory=lambda: [0])  # node indices of the graph's inputs
+    outputs: list[int] = field(default_factory=list)  # node indices of the graph's results
     blocks: list[BlockInstance] = field(default_factory=list)
     warnings: list[Diagnostic] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)
 
     @property
     def input(self) -> Node:
-        return self.nodes[0]
+        """The input node (a network has one)."""
+        return self.nodes[self.inputs[0]]
+
+    @property
+    def output(self) -> int:
+        """The index of the first (today, the only) output node."""
+        return self.outputs[0] if self.outputs else 0
 
     @property
     def layers(self) -> list[Node]:

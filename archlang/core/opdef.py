@@ -4,11 +4,27 @@ everything archlang knows about one op. The entries themselves live in :mod:`arc
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Callable, Mapping
 
 from .shapes import Shape
 
 Attrs = dict[str, Any]
+
+
+class Family(StrEnum):
+    """What kind of layer an op is: diagram colours, docs."""
+
+    CONV = "conv"
+    POOL = "pool"
+    NORM = "norm"
+    ACT = "act"
+    FC = "fc"
+    RESHAPE = "reshape"
+    REGULARIZE = "regularize"
+    MERGE = "merge"
+    IO = "io"
+    BLOCK = "block"  # a folded block instance, in diagrams
 
 # --- argument schemas ----------------------------------------------------------------------
 
@@ -43,7 +59,7 @@ class OpDef:
     """Everything archlang knows about one op."""
 
     name: str
-    family: str  # conv, pool, norm, act, fc, reshape, regularize: colours and docs
+    family: Family
     signature: Signature
     rule: Callable[[Shape, Attrs], Shape]
     torch: Callable[[Shape, Shape, Attrs], str]
@@ -52,3 +68,31 @@ class OpDef:
     warnings: Callable[[Shape, Attrs], list[str]] = lambda i, a: []
     forward: str | None = None  # for module-less ops: a template over `{x}` and attrs
     doc: str = ""
+    # autograd does not need this op's output, so a following activation may overwrite it in place
+    output_reusable: bool = False
+
+
+@dataclass(frozen=True)
+class MergeDef:
+    """A combinator that joins its branches into one tensor: ``concat``, ``add``, ``mul``."""
+
+    name: str
+    rule: Callable[[list[Shape]], Shape]  # branch shapes -> output shape, or ShapeError
+    torch: Callable[[list[str]], str]  # branch variables -> the Python expression of the merge
+    symbol: str  # in diagrams
+    least: int = 1  # the fewest branches it takes
+    doc: str = ""
+    output_reusable: bool = False
+    family: Family = Family.MERGE
+
+
+@dataclass(frozen=True)
+class InputDef:
+    """The graph's input node."""
+
+    name: str = "input"
+    family: Family = Family.IO
+
+
+INPUT = InputDef()
+Definition = OpDef | MergeDef | InputDef

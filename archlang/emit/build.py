@@ -12,6 +12,7 @@ from torch import nn
 
 from .codegen import Plan, class_name, expression, generate, plan
 from ..core.ir import Graph
+from ..core.shapes import fmt
 
 
 def class_from_source(source: str, name: str) -> type[nn.Module]:
@@ -39,7 +40,7 @@ class Compiled:
     def instantiate(self) -> nn.Module:
         """A fresh model; the graph rides along as ``model.archlang_graph``."""
         model = self.cls()
-        model.archlang_graph = self.graph
+        setattr(model, "archlang_graph", self.graph)  # a plain attribute, not a submodule
         return model
 
 
@@ -91,20 +92,16 @@ class Verification:
 
     def summary(self) -> str:
         bad = [c for c in self.layers if not c.ok]
-        lines = [f"{c.name}: analysis says {_hwc(c.expected)}, PyTorch gives {_hwc(c.actual)}" for c in bad]
+        lines = [f"{c.name}: analysis says {fmt(c.expected)}, PyTorch gives {fmt(c.actual)}" for c in bad]
         if self.expected_params != self.actual_params:
             lines.append(f"parameters: analysis says {self.expected_params:,}, PyTorch counts {self.actual_params:,}")
         if self.expected_output != self.actual_output:
-            lines.append(f"output: analysis says {_hwc(self.expected_output)}, "
-                         f"PyTorch gives {_hwc(self.actual_output)}")
+            lines.append(f"output: analysis says {fmt(self.expected_output)}, "
+                         f"PyTorch gives {fmt(self.actual_output)}")
         verdict = "verified" if self.ok else "MISMATCH (a bug in archlang; please report it)"
         lines.append(f"{verdict}: {len(self.layers)} layer shapes, {self.actual_params:,} parameters and the "
-                     f"output {_hwc(self.actual_output)} on {self.device} ({self.seconds * 1000:.0f} ms)")
+                     f"output {fmt(self.actual_output)} on {self.device} ({self.seconds * 1000:.0f} ms)")
         return "\n".join(lines)
-
-
-def _hwc(shape: tuple[int, ...]) -> str:
-    return "x".join(map(str, shape))
 
 
 def to_hwc(shape: torch.Size) -> tuple[int, ...]:

@@ -8,13 +8,12 @@ import keyword
 import re
 from dataclasses import dataclass
 
-from ..core.ir import MERGES, Graph, Node
+from ..core.ir import Graph, Node
+from ..core.opdef import MergeDef, OpDef
 from ..sema.naming import numbered
-from ..ops import INPLACE_ACTIVATIONS, lookup
+from ..ops import INPLACE_ACTIVATIONS
 from ..core.shapes import fmt
 
-# Producers whose output autograd does not need, so an activation may overwrite it in place.
-_INPLACE_AFTER = frozenset({"conv", "dwconv", "convt", "bn", "fc", "add", "concat"})
 _LOCAL_RESERVED = frozenset({"self", "torch", "nn", "x", "input"})
 _MODULE_RESERVED = frozenset({
     "forward", "training", "train", "eval", "parameters", "buffers", "children", "modules", "cuda", "cpu",
@@ -121,7 +120,8 @@ def _inplace(graph: Graph, consumers: dict[int, list[int]]) -> set[int]:
         if node.op not in INPLACE_ACTIVATIONS or len(node.inputs) != 1:
             continue
         producer = graph.nodes[node.inputs[0]]
-        if producer.op in _INPLACE_AFTER and consumers[producer.index] == [node.index] and (
+        reusable = isinstance(producer.definition, (OpDef, MergeDef)) and producer.definition.output_reusable
+        if reusable and consumers[producer.index] == [node.index] and (
                 producer.index != graph.output):
             chosen.add(node.index)
     return chosen
@@ -170,8 +170,8 @@ def _init(graph: Graph, p: Plan) -> list[str]:
     for node in graph.layers:
         if node.index not in p.attrs:
             continue
-        op = lookup(node.op)
-        assert op is not None
+        op = node.definition
+        assert isinstance(op, OpDef)
         attrs = dict(node.attrs, inplace=node.index in p.inplace)
         ctor = op.torch(graph.nodes[node.inputs[0]].shape, node.shape, attrs)  # type: ignore[arg-type]
         lines.append(f"        self.{p.attrs[node.index]} = {ctor}  # {comment(node.text)} -> {fmt(node.shape)}")
@@ -195,12 +195,10 @@ def _forward(graph: Graph, p: Plan) -> list[str]:
 
 def expression(node: Node, args: list[str], p: Plan) -> str:
     """The Python expression computing ``node`` from the variables ``args``, as ``forward`` writes it."""
-    if node.op == "concat":
-        return f"torch.cat([{', '.join(args)}], dim=1)"
-    if node.op in MERGES:
-        return f" {'+' if node.op == 'add' else '*'} ".join(args)
-    op = lookup(node.op)
-    assert op is not None
+    op = node.definition
+    if isinstance(op, MergeDef):
+        return op.torch(args)
+    assert isinstance(op, OpDef)
     if op.forward is not None:
         return op.forward.format(x=args[0], **node.attrs)
     return f"self.{p.attrs[node.index]}({args[0]})"

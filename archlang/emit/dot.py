@@ -12,8 +12,8 @@ import subprocess
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..core.ir import MERGES, BlockInstance, Frame, Graph, Node
-from ..ops import lookup
+from ..core.ir import BlockInstance, Frame, FrameKind, Graph, Node
+from ..core.opdef import Family, MergeDef
 from ..report import fold_path
 from ..core.shapes import fmt
 
@@ -29,14 +29,13 @@ FILLS = {
     "conv": "#cfe2f3", "pool": "#d9ead3", "norm": "#fff2cc", "act": "#eeeeee", "fc": "#f4cccc",
     "reshape": "#ead1dc", "regularize": "#f3f3f3", "merge": "#ffffff", "io": "#ffffff", "block": "#e1d5e7",
 }
-MERGE_SYMBOLS = {"add": "+", "mul": "×", "concat": "concat"}
 
 
 @dataclass
 class Box:
     id: str
     label: str  # HTML-like label body
-    family: str
+    family: Family
     frozen: bool
     clusters: tuple[tuple[str, Frame], ...]  # enclosing (path, frame), outermost first
 
@@ -63,17 +62,16 @@ def _clusters(frames: tuple[Frame, ...]) -> tuple[tuple[str, Frame], ...]:
     out, path = [], []
     for frame in frames:
         path.append(frame.name)
-        if frame.kind in ("block", "binding"):
+        if frame.kind in (FrameKind.BLOCK, FrameKind.BINDING):
             out.append((".".join(path), frame))
     return tuple(out)
 
 
 def _layer_box(node: Node) -> Box:
-    if node.op in MERGES:
-        return Box(f"n{node.index}", _label(MERGE_SYMBOLS[node.op], fmt(node.shape)), "merge",
+    if isinstance(node.definition, MergeDef):
+        return Box(f"n{node.index}", _label(node.definition.symbol, fmt(node.shape)), Family.MERGE,
                    not node.trainable, _clusters(node.frames))
-    op = lookup(node.op)
-    family = op.family if op else "reshape"
+    family = node.definition.family
     title = node.text + ("" if node.trainable or not node.params else "  (frozen)")
     return Box(f"n{node.index}", _label(title, fmt(node.shape)), family, not node.trainable and node.params > 0,
                _clusters(node.frames))
@@ -84,7 +82,7 @@ def _folded_box(path: str, block: BlockInstance, graph: Graph, members: list[Nod
     frozen = any(not n.trainable and n.params for n in members)
     enclosing = _clusters(members[0].frames[: path.count(".") + 1])[:-1] if members else ()
     lines = [fmt(graph.nodes[block.output].shape), f"{params:,} params, {mults:,} mults"]
-    return Box("b_" + "".join(c if c.isalnum() else "_" for c in path), _label(block.text, *lines), "block",
+    return Box("b_" + "".join(c if c.isalnum() else "_" for c in path), _label(block.text, *lines), Family.BLOCK,
                frozen, enclosing)
 
 
@@ -97,7 +95,7 @@ def boxes_and_edges(graph: Graph, depth: int | None) -> tuple[list[Box], list[tu
         path = fold_path(node.frames, depth) if depth is not None else None
         if path:
             members.setdefault(path, []).append(node)
-    boxes: list[Box] = [Box("n0", _label(f"input {fmt(graph.input.shape)}"), "io", False, ())]
+    boxes: list[Box] = [Box("n0", _label(f"input {fmt(graph.input.shape)}"), Family.IO, False, ())]
     box_of: dict[int, str] = {0: "n0"}
     made: dict[str, str] = {}
     for node in graph.layers:
@@ -111,7 +109,7 @@ def boxes_and_edges(graph: Graph, depth: int | None) -> tuple[list[Box], list[tu
             made[path] = box.id
         box_of[node.index] = made.get(path, "") if path else box.id
     out = graph.nodes[graph.output]
-    boxes.append(Box("output", _label(f"output {fmt(out.shape)}"), "io", False, ()))
+    boxes.append(Box("output", _label(f"output {fmt(out.shape)}"), Family.IO, False, ()))
     edges: list[tuple[str, str, str]] = []
     seen: set[tuple[str, str]] = set()
     links = [(i, n.index) for n in graph.layers for i in n.inputs] + [(out.index, -1)]
@@ -158,7 +156,7 @@ def _emit(cluster: Cluster, lines: list[str], indent: str, counter: list[int]) -
         counter[0] += 1
         frame = child.frame
         assert frame is not None
-        title = path.rsplit(".", 1)[-1] + (f": {frame.text}" if frame.kind == "block" and frame.text else "")
+        title = path.rsplit(".", 1)[-1] + (f": {frame.text}" if frame.kind == FrameKind.BLOCK and frame.text else "")
         lines.append(f"{indent}subgraph cluster_{counter[0]} {{")
         lines.append(f'{indent}  label=<{_esc(title)}>; labeljust=l; style="rounded"; color="#999999"; '
                      f'fontsize=10;')
@@ -168,9 +166,9 @@ def _emit(cluster: Cluster, lines: list[str], indent: str, counter: list[int]) -
 
 def _attributes(box: Box) -> str:
     attrs = [f"label=<{box.label}>", f'fillcolor="{FILLS[box.family]}"']
-    if box.family == "merge":
+    if box.family == Family.MERGE:
         attrs.append("shape=ellipse")
-    elif box.family == "io":
+    elif box.family == Family.IO:
         attrs.append('shape=box, style="rounded,bold"')
     if box.frozen:
         attrs.append('style="rounded,filled,dashed", color="#1f4e79", penwidth=1.6')

@@ -6,13 +6,25 @@ import csv
 import html
 import io
 import json
+from enum import StrEnum
 from typing import TextIO
 
 from ..report import Report, Row
 from ..scaling import Step
 from ..core.shapes import fmt
 
-FORMATS = ("table", "json", "markdown", "csv")
+
+
+class Format(StrEnum):
+    """What ``archlang check --format`` writes."""
+
+    TABLE = "table"
+    JSON = "json"
+    MARKDOWN = "markdown"
+    CSV = "csv"
+
+
+FORMATS = tuple(Format)
 HEADERS = ("Layer", "Op", "Output", "Params", "Mults")
 OP_WIDTH = 48  # longer ops (folded block calls) are cut with an ellipsis; JSON has them whole
 
@@ -51,12 +63,12 @@ def summary_lines(report: Report) -> list[str]:
 
 def write(report: Report, kind: str, out: TextIO, color: bool = False, width: int | None = None) -> None:
     """Write ``report`` to ``out`` in one of :data:`FORMATS`."""
-    if kind == "json":
+    if kind == Format.JSON:
         json.dump(report.to_dict(), out, indent=2)
         out.write("\n")
-    elif kind == "markdown":
+    elif kind == Format.MARKDOWN:
         out.write(markdown_table(report))
-    elif kind == "csv":
+    elif kind == Format.CSV:
         out.write(csv_table(report))
     else:
         write_table(report, out, color, width)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from . import syntax as s
-from ..core.errors import ArchError, Diagnostic, Span
+from ..core.errors import ArchError, Diagnostic, Severity, Span
 
 GRAMMAR_NAME = "archlang.lark"
 
@@ -87,7 +87,7 @@ def parse(text: str, file: str = "<spec>") -> s.Module:
     except UnexpectedInput as exc:
         raise ArchError(_syntax_errors(exc, text, file), {file: text}) from None
     except RecursionError:
-        raise ArchError([Diagnostic("error", "the spec is nested too deeply to read",
+        raise ArchError([Diagnostic(Severity.ERROR, "the spec is nested too deeply to read",
                                     Span(file, 1, 1, 1, 2))], {file: text}) from None
     except ArchError as exc:  # a statement the transformer refuses (`input` with two shapes)
         raise ArchError(exc.diagnostics, {file: text}) from None
@@ -191,7 +191,7 @@ def _syntax_diagnostic(exc: Any, text: str, file: str) -> Diagnostic:
     if isinstance(exc, UnexpectedCharacters):
         pos = exc.pos_in_stream or 0
         char = text[pos] if pos < len(text) else "?"
-        return Diagnostic("error", f"unexpected character `{char}`", Span(file, line, col, line, col + 1),
+        return Diagnostic(Severity.ERROR, f"unexpected character `{char}`", Span(file, line, col, line, col + 1),
                           help="archlang uses letters, digits, `->`, `( ) { }`, `,`, `=`, operators and `#` comments")
     token = getattr(exc, "token", None)
     kinds = set(getattr(exc, "expected", ()) or ())
@@ -211,7 +211,7 @@ def _syntax_diagnostic(exc: Any, text: str, file: str) -> Diagnostic:
         message = "unexpected end of file"
     hint = f"expected {', '.join(expected[:-1])} or {expected[-1]}" if len(expected) > 1 else (
         f"expected {expected[0]}" if expected else None)
-    return Diagnostic("error", message, span, help=hint)
+    return Diagnostic(Severity.ERROR, message, span, help=hint)
 
 
 # --- parse tree to syntax tree -------------------------------------------------------------
@@ -258,7 +258,7 @@ class _ToSyntax:
     def input_stmt(self, t: Any) -> s.Input:
         args = _glue(self._kids(t))
         if len(args) != 1 or not isinstance(args[0], s.SizeArg):
-            raise ArchError([Diagnostic("error", "`input` takes one shape, `HxWxC` or `N`",
+            raise ArchError([Diagnostic(Severity.ERROR, "`input` takes one shape, `HxWxC` or `N`",
                                         self._span(t), help="write e.g. `input 32x32x3` or `input 784`")])
         return s.Input(args[0].parts, self._span(t))
 

@@ -7,9 +7,10 @@ values, such as the resolved padding) and return the output shape or raise
 nothing here imports torch.
 """
 
-from . import layers, spatial  # noqa: F401  (each registers its ops)
+from . import layers, merges, spatial  # noqa: F401  (each registers its entries)
 from .layers import INPLACE_ACTIVATIONS
-from .registry import ALIASES, REGISTRY, Arg, Attrs, OpDef, Signature, describe, known_names, lookup, register
+from .registry import (ALIASES, MERGES, REGISTRY, Arg, Attrs, MergeDef, OpDef, Signature, describe, known_names,
+                       lookup, lookup_merge, register, register_merge)
 
-__all__ = ["ALIASES", "INPLACE_ACTIVATIONS", "REGISTRY", "Arg", "Attrs", "OpDef", "Signature", "describe",
-           "known_names", "lookup", "register"]
+__all__ = ["ALIASES", "INPLACE_ACTIVATIONS", "MERGES", "REGISTRY", "Arg", "Attrs", "MergeDef", "OpDef", "Signature",
+           "describe", "known_names", "lookup", "lookup_merge", "register", "register_merge"]

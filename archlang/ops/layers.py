@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Callable
 
 from ..core.shapes import Shape, ShapeError, fmt, is_volume, numel
+from ..core.opdef import Family
 from .registry import Arg, Attrs, OpDef, Signature, need_volume, pair_src, register, torch_pads
 
 # --- vectors -------------------------------------------------------------------------------
@@ -18,13 +19,13 @@ def _fc_rule(shape: Shape, a: Attrs) -> Shape:
 
 
 register(OpDef(
-    "fc", "fc", Signature((Arg("features", "int", required=True),), words=frozenset({"nobias"})),
+    "fc", Family.FC, Signature((Arg("features", "int", required=True),), words=frozenset({"nobias"})),
     _fc_rule,
     lambda i, o, a: f"nn.Linear({i[0]}, {o[0]}{'' if a['bias'] else ', bias=False'})",
     lambda i, o, a: i[0] * o[0] + (o[0] if a["bias"] else 0),
-    lambda i, o, a: i[0] * o[0], doc="fully connected"))
+    lambda i, o, a: i[0] * o[0], doc="fully connected", output_reusable=True))
 
-register(OpDef("flatten", "reshape", Signature(), lambda s, a: (numel(s),),
+register(OpDef("flatten", Family.RESHAPE, Signature(), lambda s, a: (numel(s),),
                lambda i, o, a: "nn.Flatten()", doc="HxWxC to H*W*C"))
 
 # --- normalisation and regularisation ------------------------------------------------------
@@ -37,9 +38,10 @@ def _bn_torch(i: Shape, o: Shape, a: Attrs) -> str:
 
 
 register(OpDef(
-    "bn", "norm", Signature(keywords={"eps": Arg("eps", "float", least=0, default=1e-5),
+    "bn", Family.NORM, Signature(keywords={"eps": Arg("eps", "float", least=0, default=1e-5),
                                       "momentum": Arg("momentum", "float", least=0, default=0.1)}),
-    lambda s, a: s, _bn_torch, lambda i, o, a: 2 * i[-1], doc="batch normalisation"))
+    lambda s, a: s, _bn_torch, lambda i, o, a: 2 * i[-1], doc="batch normalisation",
+    output_reusable=True))
 
 
 def _lrn_rule(shape: Shape, a: Attrs) -> Shape:
@@ -52,7 +54,7 @@ def _lrn_torch(i: Shape, o: Shape, a: Attrs) -> str:
 
 
 register(OpDef(
-    "lrn", "norm", Signature((Arg("size", "int", required=True),), keywords={
+    "lrn", Family.NORM, Signature((Arg("size", "int", required=True),), keywords={
         "alpha": Arg("alpha", "float", least=0, default=1e-4), "beta": Arg("beta", "float", least=0, default=0.75),
         "k": Arg("k", "float", least=0, default=1.0)}),
     _lrn_rule, _lrn_torch, doc="local response normalisation"))
@@ -64,7 +66,7 @@ def _dropout_rule(shape: Shape, a: Attrs) -> Shape:
     return shape
 
 
-register(OpDef("dropout", "regularize", Signature((Arg("p", "float", least=0, default=0.5),)),
+register(OpDef("dropout", Family.REGULARIZE, Signature((Arg("p", "float", least=0, default=0.5),)),
                _dropout_rule, lambda i, o, a: f"nn.Dropout({a['p']!r})", doc="dropout, p defaults to 0.5"))
 
 # --- resizing and channels -----------------------------------------------------------------
@@ -81,7 +83,7 @@ def _upsample_torch(i: Shape, o: Shape, a: Attrs) -> str:
 
 
 register(OpDef(
-    "upsample", "reshape", Signature((Arg("scale", "pair", required=True),),
+    "upsample", Family.RESHAPE, Signature((Arg("scale", "pair", required=True),),
                                      keywords={"mode": Arg("mode", "word", default="nearest")},
                                      choices={"mode": ("nearest", "bilinear", "bicubic")}),
     _upsample_rule, _upsample_torch, doc="upsampling by a whole factor; mode=nearest|bilinear|bicubic"))
@@ -93,7 +95,7 @@ def _zeropad_rule(shape: Shape, a: Attrs) -> Shape:
     return (shape[0] + 2 * a["pad"][0], shape[1] + 2 * a["pad"][1], shape[2])
 
 
-register(OpDef("zeropad", "reshape", Signature((Arg("pad", "pair", least=0, required=True),)),
+register(OpDef("zeropad", Family.RESHAPE, Signature((Arg("pad", "pair", least=0, required=True),)),
                _zeropad_rule, lambda i, o, a: f"nn.ZeroPad2d({torch_pads(a)})", doc="zero padding"))
 
 
@@ -104,7 +106,7 @@ def _shuffle_rule(shape: Shape, a: Attrs) -> Shape:
     return shape
 
 
-register(OpDef("channel_shuffle", "reshape", Signature((Arg("groups", "int", required=True),)),
+register(OpDef("channel_shuffle", Family.RESHAPE, Signature((Arg("groups", "int", required=True),)),
                _shuffle_rule, lambda i, o, a: f"nn.ChannelShuffle({a['groups']})",
                doc="ShuffleNet's channel shuffle"))
 
@@ -118,7 +120,7 @@ def _chunk_rule(shape: Shape, a: Attrs) -> Shape:
     return shape[:-1] + (c // n,)
 
 
-register(OpDef("chunk", "reshape", Signature((Arg("chunks", "int", required=True),
+register(OpDef("chunk", Family.RESHAPE, Signature((Arg("chunks", "int", required=True),
                                               Arg("index", "int", least=0, required=True))),
                _chunk_rule, lambda i, o, a: "", forward="torch.chunk({x}, {chunks}, dim=1)[{index}]",
                doc="the I-th (from 0) of N equal channel groups"))
@@ -139,10 +141,10 @@ def _activation_torch(template: str) -> Callable[[Shape, Shape, Attrs], str]:
 
 
 for _name, _template in _ACTIVATIONS.items():
-    register(OpDef(_name, "act", Signature(), lambda s, a: s, _activation_torch(_template), doc="activation"))
+    register(OpDef(_name, Family.ACT, Signature(), lambda s, a: s, _activation_torch(_template), doc="activation"))
 register(OpDef(
-    "leakyrelu", "act", Signature((Arg("slope", "float", least=0, default=0.01),)), lambda s, a: s,
+    "leakyrelu", Family.ACT, Signature((Arg("slope", "float", least=0, default=0.01),)), lambda s, a: s,
     lambda i, o, a: f"nn.LeakyReLU({a['slope']!r}{', inplace=True' if a.get('inplace') else ''})",
     doc="leaky ReLU, slope defaults to 0.01"))
-register(OpDef("elu", "act", Signature((Arg("alpha", "float", least=0, default=1.0),)), lambda s, a: s,
+register(OpDef("elu", Family.ACT, Signature((Arg("alpha", "float", least=0, default=1.0),)), lambda s, a: s,
                lambda i, o, a: f"nn.ELU({a['alpha']!r})", doc="ELU, alpha defaults to 1.0"))

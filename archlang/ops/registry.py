@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..core.opdef import Arg, Attrs, OpDef, Signature
+from ..core.opdef import Arg, Attrs, Family, MergeDef, OpDef, Signature
 from ..core.shapes import Shape, ShapeError, fmt, is_volume
 
-__all__ = ["ALIASES", "REGISTRY", "Arg", "Attrs", "OpDef", "Signature", "describe", "known_names", "lookup",
-           "need_volume", "pair_src", "register", "torch_pads"]
+__all__ = ["ALIASES", "MERGES", "REGISTRY", "Arg", "Attrs", "MergeDef", "OpDef", "Signature", "describe",
+           "known_names", "lookup", "lookup_merge", "need_volume", "pair_src", "register", "register_merge",
+           "torch_pads"]
 
 REGISTRY: dict[str, OpDef] = {}
 ALIASES: dict[str, str] = {"linear": "fc", "dense": "fc", "batchnorm": "bn"}
@@ -19,6 +20,19 @@ ALIASES: dict[str, str] = {"linear": "fc", "dense": "fc", "batchnorm": "bn"}
 def register(op: OpDef) -> OpDef:
     REGISTRY[op.name] = op
     return op
+
+
+MERGES: dict[str, MergeDef] = {}
+
+
+def register_merge(merge: MergeDef) -> MergeDef:
+    MERGES[merge.name] = merge
+    return merge
+
+
+def lookup_merge(name: str) -> MergeDef | None:
+    """The merge called ``name``, or None."""
+    return MERGES.get(name)
 
 
 def lookup(name: str) -> OpDef | None:
@@ -46,7 +60,7 @@ def describe(op: OpDef, attrs: Attrs) -> str:
     for letter, slot in sig.flags.items():
         value = attrs.get(slot.attr)
         if value is not None and value != slot.default and not (letter == "s" and value == attrs.get("kernel")
-                                                                  and op.family == "pool"):
+                                                                  and op.family == Family.POOL):
             if not (op.name == "dwconv" and letter == "x"):
                 parts.append(letter + _value_text(value, slot.kind))
     parts += [w for w in ("same", "ceil") if attrs.get(w)] + ([] if attrs.get("bias", True) else ["nobias"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..core.shapes import (Shape, ShapeError, Window, conv_out, dropped_rows_warning, fmt, is_volume, pool_out,
                       same_padding, transposed_out)
+from ..core.opdef import Family
 from .registry import Arg, Attrs, OpDef, Signature, need_volume, pair_src, register, torch_pads
 
 def _windows(shape: Shape, a: Attrs, kernel: str = "kernel") -> tuple[Window, Window]:
@@ -103,9 +104,9 @@ for _name, _flags, _doc in (
     ("conv", _CONV_FLAGS, "2-D convolution"),
     ("dwconv", {k: v for k, v in _CONV_FLAGS.items() if k != "g"}, "depthwise convolution (groups = channels)"),
 ):
-    register(OpDef(_name, "conv", Signature((_KERNEL,), _flags, frozenset({"same", "valid", "nobias"})),
+    register(OpDef(_name, Family.CONV, Signature((_KERNEL,), _flags, frozenset({"same", "valid", "nobias"})),
                    _conv_rule, _conv_torch, _conv_params, _conv_mults,
-                   warnings=_stride_warnings, doc=_doc))
+                   warnings=_stride_warnings, doc=_doc, output_reusable=True))
 
 
 def _convt_rule(shape: Shape, a: Attrs) -> Shape:
@@ -148,13 +149,13 @@ def _convt_torch(i: Shape, o: Shape, a: Attrs) -> str:
 
 
 register(OpDef(
-    "convt", "conv",
+    "convt", Family.CONV,
     Signature((_KERNEL,), _CONV_FLAGS, frozenset({"valid", "nobias"}),
               {"output_padding": Arg("output_padding", "pair", least=0, default=(0, 0))}),
     _convt_rule, _convt_torch,
     lambda i, o, a: _convt_weights(i, a) + (a["filters"] if a["bias"] else 0),
     lambda i, o, a: i[0] * i[1] * _convt_weights(i, a),
-    doc="transposed convolution"))
+    doc="transposed convolution", output_reusable=True))
 
 # --- pooling -------------------------------------------------------------------------------
 
@@ -201,12 +202,12 @@ def _pool_torch(i: Shape, o: Shape, a: Attrs) -> str:
 
 
 _POOL_ARGS = (Arg("kernel", "pair", required=True),)
-register(OpDef("maxpool", "pool", Signature(
+register(OpDef("maxpool", Family.POOL, Signature(
     _POOL_ARGS, {"s": Arg("stride", "pair"), "p": Arg("padding", "pair", least=0, default=(0, 0)),
                  "d": Arg("dilation", "pair", default=(1, 1))},
     frozenset({"same", "valid", "ceil"})), _pool_rule, _pool_torch, warnings=_stride_warnings,
     doc="max pooling; stride defaults to the window"))
-register(OpDef("avgpool", "pool", Signature(
+register(OpDef("avgpool", Family.POOL, Signature(
     _POOL_ARGS, {"s": Arg("stride", "pair"), "p": Arg("padding", "pair", least=0, default=(0, 0))},
     frozenset({"same", "valid", "ceil"}),
     {"count_include_pad": Arg("count_include_pad", "int", least=0, default=1)}),
@@ -225,7 +226,7 @@ def _adaptive_torch(i: Shape, o: Shape, a: Attrs) -> str:
 
 
 for _name in ("adaptiveavgpool", "adaptivemaxpool"):
-    register(OpDef(_name, "pool", Signature((Arg("size", "pair", required=True),)),
+    register(OpDef(_name, Family.POOL, Signature((Arg("size", "pair", required=True),)),
                    _adaptive_rule, _adaptive_torch, doc="adaptive pooling to HxW"))
 for _name, _doc in (("gap", "global average pooling to 1x1"), ("gmp", "global max pooling to 1x1")):
-    register(OpDef(_name, "pool", Signature(), _adaptive_rule, _adaptive_torch, doc=_doc))
+    register(OpDef(_name, Family.POOL, Signature(), _adaptive_rule, _adaptive_torch, doc=_doc))

@@ -8,17 +8,19 @@ from typing import Callable
 
 from ..lang import syntax as s
 from .analysis import analyse_merge, analyse_op
+from ..core.opdef import Definition, MergeDef
 from .bind import Binder
 from ..core.errors import DiagnosticSink, Span
-from ..core.ir import BlockInstance, Frame, Graph, Node
+from ..core.ir import BlockInstance, Frame, FrameKind, Graph, Node
 from .naming import Scopes, SourceText
 from .numbers import FUNCTIONS, NumberEvaluator
-from ..ops import OpDef, describe, known_names, lookup
-from .scope import Env, Fatal, Poison, Tensor, suggest
-from ..core.shapes import ShapeError
+from ..ops import MERGES, OpDef, describe, known_names, lookup, lookup_merge
+from .scope import Env, Fatal, Known, Poison, Tensor, suggest
+from ..core.shapes import ShapeError, fmt
 
 NODE_LIMIT = 1_000_000
-COMBINATORS = ("concat", "add", "mul", "residual", "freeze")
+SUGAR = {"residual": "add"}  # `residual(f)` is `add(identity, f)`
+COMBINATORS = (*MERGES, *SUGAR, "freeze")
 _CHAIN_FORMS: dict[type, str] = {  # syntax node -> the method that runs it as a chain
     s.Layer: "layer", s.Call: "call", s.Paren: "paren", s.IfElse: "if_chain", s.BinOp: "repeat",
 }
@@ -59,7 +61,7 @@ class ChainBuilder:
             return "tensor" if "tensor" in (self.kind(e.left, env), self.kind(e.right, env)) else "number"
         return "tensor" if isinstance(e, s.Seq) else "number"
 
-    def chain(self, e: s.Expr, env: Env, cur: Tensor | None) -> Tensor:
+    def chain(self, e: s.Expr, env: Env, cur: Tensor | None) -> Known:
         """Run chain ``e`` on ``cur``; raises :class:`Poison` where nothing can follow."""
         if isinstance(e, s.Seq):
             for i, item in enumerate(e.items):
@@ -67,31 +69,32 @@ class ChainBuilder:
                     raise self.numbers.fail(f"tensor `{item.name}` can only start a chain", item.span,
                                             f"start a new statement with `{item.name} -> ...`")
                 cur = self.chain(item, env, cur)
-            return cur  # type: ignore[return-value]
+            return self.need(cur, e.span)
         method = _CHAIN_FORMS.get(type(e))
         if method is None:
             raise self.numbers.fail("expected a layer, but this is a number", e.span,
                                     "numbers go in arguments: `fc 10`, `x(c * 2)`")
-        handler: Callable[[s.Expr, Env, Tensor | None], Tensor] = getattr(self, method)
+        handler: Callable[[s.Expr, Env, Tensor | None], Known] = getattr(self, method)
         return handler(e, env, cur)
 
-    def paren(self, e: s.Paren, env: Env, cur: Tensor | None) -> Tensor:
+    def paren(self, e: s.Paren, env: Env, cur: Tensor | None) -> Known:
         return self.chain(e.inner, env, cur)
 
-    def need(self, cur: Tensor | None, span: Span) -> Tensor:
+    def need(self, cur: Tensor | None, span: Span) -> Known:
         if cur is None:
             raise self.numbers.fail("this layer has no input: there is no `input` before it", span,
                                     "add a line such as `input 32x32x3` above it")
-        if not cur.known:
+        if not isinstance(cur, Known):
             raise Poison()
         return cur
 
-    def layer(self, e: s.Layer, env: Env, cur: Tensor | None) -> Tensor:
+    def layer(self, e: s.Layer, env: Env, cur: Tensor | None) -> Known:
         if not e.args:
             if e.name in env.tensors:
-                if not env.tensors[e.name].known:
+                named = env.tensors[e.name]
+                if not isinstance(named, Known):
                     raise Poison()
-                return env.tensors[e.name]
+                return named
             if env.const(e.name) is not None and lookup(e.name) is None:
                 raise self.numbers.fail(f"`{e.name}` is a number, not a layer", e.span)
             if env.is_poisoned(e.name):
@@ -116,17 +119,16 @@ class ChainBuilder:
         return self.numbers.fail(f"unknown op or name `{name}`", span,
                                  hint or "see `archlang ops` for the list of ops")
 
-    def apply(self, op: OpDef, e: s.Layer, env: Env, cur: Tensor | None) -> Tensor:
+    def apply(self, op: OpDef, e: s.Layer, env: Env, cur: Tensor | None) -> Known:
         try:
             attrs, spans = self.binder.bind(op, e, env)
         except Poison:
             self.need(cur, e.span)
             raise
         cur = self.need(cur, e.span)
-        node = self.new_node(op.name, (cur.node,), attrs, e.span)  # type: ignore[arg-type]
-        node.opdef = op
+        node = self.new_node(op, (cur.node,), attrs, e.span)
         try:
-            warnings = analyse_op(node, op, cur.shape)  # type: ignore[arg-type]
+            warnings = analyse_op(node, op, cur.shape)
         except ShapeError as err:
             raise self.numbers.fail(err.message, spans.get(err.arg or "op", e.span), err.help) from None
         if not _literal(e):  # show `conv 7x7 s2 x64`, not `conv (k)x(k) s(s) x(c)`
@@ -135,10 +137,10 @@ class ChainBuilder:
             self.sink.warning(w, e.span)
         return self.commit(node)
 
-    def if_chain(self, e: s.IfElse, env: Env, cur: Tensor | None) -> Tensor:
+    def if_chain(self, e: s.IfElse, env: Env, cur: Tensor | None) -> Known:
         return self.chain(e.then if self.numbers.eval(e.cond, env) else e.orelse, env, cur)
 
-    def repeat(self, e: s.BinOp, env: Env, cur: Tensor | None) -> Tensor:
+    def repeat(self, e: s.BinOp, env: Env, cur: Tensor | None) -> Known:
         if e.op != "*":
             raise self.numbers.fail(f"`{e.op}` does not apply to layers", e.span,
                                     "chains are repeated with `(a -> b) * N`")
@@ -160,7 +162,7 @@ class ChainBuilder:
         return cur
 
     # --- calls: combinators and blocks --------------------------------------------------------
-    def call(self, e: s.Call, env: Env, cur: Tensor | None) -> Tensor:
+    def call(self, e: s.Call, env: Env, cur: Tensor | None) -> Known:
         found = env.block(e.name)
         if found:
             return self.call_block(found, e.args, e.span, e.name_span, env, cur)
@@ -173,7 +175,7 @@ class ChainBuilder:
                                     e.name_span, f"write e.g. `{e.name} 3x3 x64`")
         raise self.unknown(e.name, e.name_span, env, has_args=False)
 
-    def combinator(self, e: s.Call, env: Env, cur: Tensor | None) -> Tensor:
+    def combinator(self, e: s.Call, env: Env, cur: Tensor | None) -> Known:
         for a in e.args:
             if a.name is not None:
                 raise self.numbers.fail(f"`{e.name}` takes no keyword arguments", a.span)
@@ -187,17 +189,18 @@ class ChainBuilder:
                 return self.chain(e.args[0].value, env, cur)
             finally:
                 self.trainable = saved
-        op = "add" if e.name == "residual" else e.name
+        merge = lookup_merge(SUGAR.get(e.name, e.name))
+        assert merge is not None
         branches = [a.value for a in e.args]
         if e.name == "residual":
             branches.insert(0, s.Layer("identity", (), e.span, e.span))
         results = self.branches(branches, env, cur)
-        node = self.new_node(op, tuple(t.node for t in results), {"op": op}, e.span)  # type: ignore[misc]
+        node = self.new_node(merge, tuple(t.node for t in results), {}, e.span)
         node.text = e.name
         try:
-            analyse_merge(node, [t.shape for t in results])  # type: ignore[misc]
+            analyse_merge(node, merge, [t.shape for t in results])
         except ShapeError as err:
-            notes = tuple(f"branch {i + 1} (line {b.span.line}) gives {'x'.join(map(str, t.shape or ()))}"
+            notes = tuple(f"branch {i + 1} (line {b.span.line}) gives {fmt(t.shape)}"
                           for i, (b, t) in enumerate(zip(branches, results)))
             if len({b.span.line for b in branches}) == 1:
                 notes = ()  # the message already lists every branch, in order
@@ -205,11 +208,11 @@ class ChainBuilder:
             raise Poison() from None
         return self.commit(node)
 
-    def branches(self, branches: list[s.Expr], env: Env, cur: Tensor | None) -> list[Tensor]:
-        results: list[Tensor] = []
+    def branches(self, branches: list[s.Expr], env: Env, cur: Tensor | None) -> list[Known]:
+        results: list[Known] = []
         failed = False
         for branch in branches:
-            self.scopes.push(Frame(self.scopes.next_name("branch"), "branch"))
+            self.scopes.push(Frame(self.scopes.next_name("branch"), FrameKind.BRANCH))
             try:
                 results.append(self.chain(branch, env, cur))
             except Poison:
@@ -221,7 +224,7 @@ class ChainBuilder:
         return results
 
     def call_block(self, found: tuple[s.BlockDef, Env], args: tuple[s.Argument, ...], span: Span,
-                   name_span: Span, env: Env, cur: Tensor | None) -> Tensor:
+                   name_span: Span, env: Env, cur: Tensor | None) -> Known:
         block, home = found
         key = f"{block.file}:{block.name}"
         if key in self.calls:
@@ -234,7 +237,7 @@ class ChainBuilder:
         self.bind_block_args(block, args, span, env, local)
         text = self.text(span) if all(isinstance(a.value, s.Number) for a in args) else (
             f"{block.name}({', '.join(f'{p.name}={_number_text(local.consts[p.name])}' for p in block.params)})")
-        self.scopes.push(Frame(self.scopes.next_name(block.name), "block", text, span.line))
+        self.scopes.push(Frame(self.scopes.next_name(block.name), FrameKind.BLOCK, text, span.line))
         self.calls.append(key)
         try:
             result = self.statements(block.body, local, top=False)
@@ -243,10 +246,10 @@ class ChainBuilder:
             frame = self.scopes.pop()
         if result is None:
             raise self.numbers.fail(f"block `{block.name}` has no chain to return", block.name_span)
-        if not result.known:
+        if not isinstance(result, Known):
             raise Poison()
         path, depth = self.scopes.path(frame.name), self.scopes.block_depth + 1
-        self.graph.blocks.append(BlockInstance(path, frame.text, span.line, depth, result.node))  # type: ignore[arg-type]
+        self.graph.blocks.append(BlockInstance(path, frame.text, span.line, depth, result.node))
         return result
 
     def bind_block_args(self, block: s.BlockDef, args: tuple[s.Argument, ...], span: Span,
@@ -284,17 +287,18 @@ class ChainBuilder:
         return self.numbers.eval(a.value, caller)
 
     # --- nodes and names -----------------------------------------------------------------
-    def new_node(self, op: str, inputs: tuple[int, ...], attrs: dict, span: Span) -> Node:
+    def new_node(self, op: Definition, inputs: tuple[int, ...], attrs: dict, span: Span) -> Node:
         if len(self.graph.nodes) >= NODE_LIMIT:
             self.sink.error(f"the network unrolls to more than {NODE_LIMIT:,} layers", span)
             raise Fatal()
         return Node(len(self.graph.nodes), op, inputs, attrs, "", tuple(self.scopes.frames), self.text(span),
                     span, self.trainable)
 
-    def commit(self, node: Node) -> Tensor:
+    def commit(self, node: Node) -> Known:
         node.name = self.scopes.unique(self.scopes.path(self.scopes.next_name(node.op)))
         self.graph.nodes.append(node)
-        return Tensor(node.index, node.shape)
+        assert node.shape is not None, "the analysis gives every committed node its shape"
+        return Known(node.index, node.shape)
 
 
 def _literal(e: s.Expr) -> bool:

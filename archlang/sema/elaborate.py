@@ -8,11 +8,12 @@ from pathlib import Path
 from ..lang import syntax as s
 from .chains import COMBINATORS, ChainBuilder
 from ..core.errors import ArchError, DiagnosticSink, Span
-from ..core.ir import Frame, Graph, Node
+from ..core.ir import Frame, FrameKind, Graph, Node
+from ..core.opdef import INPUT
 from .numbers import FUNCTIONS
 from ..ops import lookup
 from ..lang.parser import parse
-from .scope import UNKNOWN, Env, Poison, Tensor, suggest
+from .scope import UNKNOWN, Env, Known, Poison, Tensor, suggest
 
 
 class Elaborator(ChainBuilder):
@@ -39,8 +40,8 @@ class Elaborator(ChainBuilder):
         elif result is None and not self.sink.has_errors:
             self.sink.error("the spec has no layers", Span(module.file, 1, 1, 1, 2),
                             "write a chain after `input`, e.g. `conv 3x3 x16 -> relu`")
-        elif result is not None and result.node is not None:
-            g.output = result.node
+        elif isinstance(result, Known):
+            g.outputs = [result.node]
         return g
 
     def declare(self, module: s.Module, env: Env) -> None:
@@ -168,9 +169,9 @@ class Elaborator(ChainBuilder):
             self.sink.error(f"`input` is HxWxC or N, but has {len(dims)} sizes", st.span,
                             "write e.g. `input 224x224x3`; a grey image is `28x28x1`")
             return UNKNOWN
-        node = Node(0, "input", (), {}, "input", (), self.text(st.span), st.span, shape=dims)
+        node = Node(0, INPUT, (), {}, "input", (), self.text(st.span), st.span, shape=dims)
         self.graph.nodes.append(node)
-        return Tensor(0, dims)
+        return Known(0, dims)
 
     def chain_statement(self, chain: s.Expr, env: Env) -> Tensor:
         try:
@@ -180,7 +181,8 @@ class Elaborator(ChainBuilder):
 
     def binding(self, st: s.Assign, env: Env) -> Tensor:
         before = len(self.graph.nodes)
-        self.scopes.push(Frame(self.scopes.frame_name(st.name), "binding"))
+        self.scopes.push(Frame(self.scopes.frame_name(st.name), FrameKind.BINDING))
+        result: Tensor
         try:
             result = self.chain(st.value, env, env.current)
         except Poison:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Container
 
 from ..core.errors import Span
-from ..core.ir import Frame
+from ..core.ir import Frame, FrameKind
 
 
 def numbered(name: str, taken: Container[str]) -> str:
@@ -32,7 +32,7 @@ class Scopes:
 
     @property
     def block_depth(self) -> int:
-        return sum(1 for f in self.frames if f.kind == "block")
+        return sum(1 for f in self.frames if f.kind == FrameKind.BLOCK)
 
     def next_name(self, base: str) -> str:
         """``conv3``, or ``relu6_1`` where the op's name ends in a digit."""

@@ -8,7 +8,8 @@ from typing import Callable
 
 from ..lang import syntax as s
 from ..core.errors import DiagnosticSink, Span
-from .scope import Env, Number, Poison, suggest
+from ..core.shapes import fmt
+from .scope import Env, Known, Number, Poison, suggest
 
 FUNCTIONS: dict[str, tuple[int, int]] = {  # name: (least, most) arguments
     "min": (1, 1 << 30), "max": (1, 1 << 30), "ceil": (1, 1), "floor": (1, 1), "round": (1, 1),
@@ -73,12 +74,12 @@ class NumberEvaluator:
         if t is None:
             raise self.fail(f"`in.{e.dim}` is only defined inside a block", e.span,
                             "use a header parameter or a constant at the top level")
-        if t.shape is None:
+        if not isinstance(t, Known):
             raise Poison()
         axes = {"h": 0, "w": 1, "c": 2} if len(t.shape) == 3 else {"c": 0, "n": 0}
         if e.dim not in axes:
             raise self.fail(f"`in.{e.dim}` does not exist for an input of shape "
-                            f"{'x'.join(map(str, t.shape))}", e.span, "use `in.h`, `in.w` or `in.c`")
+                            f"{fmt(t.shape)}", e.span, "use `in.h`, `in.w` or `in.c`")
         return t.shape[axes[e.dim]]
 
     def _layer(self, e: s.Layer, env: Env) -> Number:

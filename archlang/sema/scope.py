@@ -13,18 +13,20 @@ Number = int | float
 
 
 @dataclass(frozen=True)
-class Tensor:
-    """A tensor value during elaboration; ``node is None`` after an error upstream."""
+class Known:
+    """A tensor value during elaboration: the node that computes it and its shape."""
 
-    node: int | None
-    shape: Shape | None
-
-    @property
-    def known(self) -> bool:
-        return self.node is not None and self.shape is not None
+    node: int
+    shape: Shape
 
 
-UNKNOWN = Tensor(None, None)
+@dataclass(frozen=True)
+class Unknown:
+    """A tensor value lost to an error upstream: whatever uses it is not analysed (nor reported)."""
+
+
+Tensor = Known | Unknown
+UNKNOWN = Unknown()
 
 
 class Poison(Exception):
