@@ -81,6 +81,7 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--format", choices=[str(f) for f in FORMATS], default=str(FORMATS[0]))
     check.add_argument("--depth", type=int, metavar="N", help="fold block instances deeper than N")
     check.add_argument("--width", type=int, metavar="COLUMNS", help="table width (default: the terminal's)")
+    check.add_argument("--watch", action="store_true", help="check again each time the file is saved")
 
     comp = sub.add_parser("compile", help="generate a PyTorch model")
     _common(comp)
@@ -106,6 +107,12 @@ def parser() -> argparse.ArgumentParser:
     scale.add_argument("--gamma", type=float, default=1.15, help="resolution base (default 1.15)")
 
     sub.add_parser("ops", help="list the ops and what they take")
+
+    fmt = sub.add_parser("fmt", help="rewrite specs in the canonical layout")
+    fmt.add_argument("files", nargs="+", metavar="FILE", help="the .arch specs (`-`: standard input to standard output)")
+    fmt.add_argument("--check", action="store_true",
+                     help="change nothing; exit 1 when a file is not formatted (for pre-commit and CI)")
+    sub.add_parser("lsp", help="run the language server (Language Server Protocol over standard input/output)")
     return top
 
 
@@ -145,6 +152,8 @@ def _writing(path: str) -> Iterator[None]:
 
 
 def cmd_check(args: argparse.Namespace) -> ExitCode:
+    if args.watch:
+        return _watch(argparse.Namespace(**{**vars(args), "watch": False}))
     from .emit.formats import write
     from .report import Report
 
@@ -254,8 +263,81 @@ def _run_model(compiled: Compiled, args: argparse.Namespace) -> ExitCode:
     return status
 
 
+# --- editor tooling: fmt, lsp, check --watch (the optional packages of the `lsp` extra load lazily) ---
+
+
+def cmd_fmt(args: argparse.Namespace) -> ExitCode:
+    from .api import read_file
+    from .core.atomic import write_atomically
+    from .tooling.formatter import FormatError, format_text
+
+    status, changed, unchanged = ExitCode.OK, 0, 0
+    for name in args.files:
+        try:
+            text, file = read_file(name)
+            result = format_text(text, file)
+        except ArchError as exc:
+            print(exc.render(), file=sys.stderr)
+            status = max(status, exc.exit_status)
+            continue
+        except FormatError as exc:
+            print_diagnostics(exc.diagnostics, exc.sources)
+            print(f"error: cannot format `{name}`: {exc}", file=sys.stderr)
+            status = max(status, ExitCode.SPEC)
+            continue
+        if name == "-":
+            if not args.check:
+                sys.stdout.write(result)
+            elif result != text:
+                print("<stdin> is not formatted", file=sys.stderr)
+                status = max(status, ExitCode.SPEC)
+        elif result == text:
+            unchanged += 1
+        elif args.check:
+            changed += 1
+            print(f"would reformat {file}", file=sys.stderr)
+            status = max(status, ExitCode.SPEC)
+        else:
+            try:
+                with _writing(file):
+                    write_atomically(file, result)
+            except CommandError as exc:
+                print(f"error: {exc.message}", file=sys.stderr)
+                status = max(status, exc.status)
+                continue
+            changed += 1
+            print(f"reformatted {file}", file=sys.stderr)
+    if changed or unchanged:
+        verb = "would be reformatted" if args.check else "reformatted"
+        print(f"{changed} file{'s' * (changed != 1)} {verb}, {unchanged} already formatted", file=sys.stderr)
+    return status
+
+
+def cmd_lsp(args: argparse.Namespace) -> ExitCode:
+    from .tooling import missing_extra
+
+    try:
+        from .tooling.server import serve
+    except ImportError as exc:
+        raise CommandError(missing_extra((exc.name or "pygls").split(".")[0])) from None
+    serve()
+    return ExitCode.OK
+
+
+def _watch(args: argparse.Namespace) -> ExitCode:
+    from .tooling import missing_extra
+    from .tooling.watch import run_watch
+
+    try:
+        import watchfiles
+    except ImportError:
+        raise CommandError(missing_extra("watchfiles")) from None
+    return ExitCode(run_watch(args, lambda a: int(COMMANDS["check"](a)), watchfiles))
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], ExitCode]] = {
     "check": cmd_check, "compile": cmd_compile, "render": cmd_render, "scale": cmd_scale, "ops": cmd_ops,
+    "fmt": cmd_fmt, "lsp": cmd_lsp,
 }
 
 
@@ -264,7 +346,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(COMMANDS[args.command](args))
     except ArchError as exc:
-        print(exc.render(), file=sys.stderr)
+        rendered = exc.render()
+        if sys.stderr.isatty():  # colours only for a person; Pygments is not imported otherwise
+            from .tooling.colour import colour_excerpts
+
+            rendered = colour_excerpts(rendered)
+        print(rendered, file=sys.stderr)
         errors = sum(1 for d in exc.diagnostics if d.is_error)
         if errors > 1:
             print(f"{errors} errors", file=sys.stderr)
