@@ -208,21 +208,23 @@ def completions(analysis: Analysis, line: int, col: int) -> list[Completion]:
 def _segment(tokens: list) -> tuple[list, str | None]:
     """The tokens of the element being written, and the name of the call whose parentheses
     hold the cursor (None if there is none)."""
-    depth = 0
+    depth, start = 0, None
     for i in range(len(tokens) - 1, -1, -1):
         t = tokens[i]
         if t.text in (")", "}"):
             depth += 1
         elif t.text in ("(", "{"):
             if depth == 0:
-                name = tokens[i - 1].text if t.text == "(" and i and t.glued and tokens[i - 1].kind == "word" else None
-                return tokens[i + 1:], name
+                glued = t.text == "(" and i and t.glued and tokens[i - 1].kind == "word"
+                return tokens[(i + 1 if start is None else start):], tokens[i - 1].text if glued else None
             depth -= 1
-        elif depth == 0 and (t.kind == "arrow" or t.text == ","):
+        elif depth == 0 and start is None and (t.kind == "arrow" or t.text == ","):
+            start = i + 1
+            if t.kind == "arrow":
+                return tokens[start:], None
+        elif depth == 0 and start is None and t.text == "=" and not t.glued:  # `name = `, not `eps=`
             return tokens[i + 1:], None
-        elif depth == 0 and t.text == "=" and not t.glued:  # `name = ...`, not a layer's `eps=`
-            return tokens[i + 1:], None
-    return tokens, None
+    return tokens[(0 if start is None else start):], None
 
 
 def _block(analysis: Analysis, name: str) -> Definition | None:
