@@ -129,18 +129,24 @@ def test_check_watch_redraws_after_a_save(tmp_path: Path) -> None:
         process.wait(timeout=10)
 
 
-def _read_until(process: subprocess.Popen, marker: str, timeout: float = 20.0) -> str:
-    """Lines from the process until one holds ``marker`` (fails after ``timeout`` seconds)."""
-    import selectors
+def _read_until(process: subprocess.Popen, marker: str, timeout: float = 60.0) -> str:
+    """Lines from the process until one holds ``marker`` (fails after ``timeout`` seconds). A
+    thread reads, so that lines already buffered are never waited for."""
+    import queue
+    import threading
 
-    selector = selectors.DefaultSelector()
-    selector.register(process.stdout, selectors.EVENT_READ)
-    lines: list[str] = []
+    if not hasattr(process, "lines"):
+        lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=lambda: [lines.put(x) for x in process.stdout], daemon=True).start()
+        process.lines = lines  # type: ignore[attr-defined]
+    seen: list[str] = []
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if selector.select(timeout=0.2):
-            line = process.stdout.readline()
-            lines.append(line)
-            if marker in line:
-                return "".join(lines)
-    raise AssertionError(f"no {marker!r} within {timeout} s; got {''.join(lines)!r}")
+        try:
+            line = process.lines.get(timeout=0.2)  # type: ignore[attr-defined]
+        except queue.Empty:
+            continue
+        seen.append(line)
+        if marker in line:
+            return "".join(seen)
+    raise AssertionError(f"no {marker!r} within {timeout} s; got {''.join(seen)!r}")
