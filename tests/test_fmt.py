@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from archlang.api import analyse
-from archlang.errors import ArchError
+from archlang.core.errors import ArchError
 from archlang.tooling.formatter import FormatError, format_text
 from conftest import ROOT, SPECS, run_cli
 

@@ -13,5 +13,5 @@ EXTRA = "lsp"
 
 def missing_extra(module: str) -> str:
     """The message a command prints when an optional dependency of the tooling is missing."""
-    return (f"error: this command needs the `{module}` package, which is not installed\n"
+    return (f"this command needs the `{module}` package, which is not installed\n"
             f"help: install the editor tooling with `pip install \"archlang[{EXTRA}]\"`")
