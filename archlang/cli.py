@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 from .core import VERSION
 from .core.errors import ArchError, ExitCode, print_diagnostics
+from .core.extras import require_torch
 from .emit.dot import DIRECTIONS
 from .emit.formats import FORMATS
 
@@ -91,6 +92,8 @@ def parser() -> argparse.ArgumentParser:
     comp.add_argument("--skip", action="append", default=[], metavar="PREFIX",
                       help="with --weights: leave modules with this name prefix fresh (repeatable)")
     comp.add_argument("--save", metavar="model.pt", help="save the compiled model with its weights")
+    comp.add_argument("--onnx", metavar="model.onnx", help="export the model (weights included) to ONNX, "
+                      "with a dynamic batch axis")
 
     rend = sub.add_parser("render", help="draw the network with Graphviz")
     _common(rend)
@@ -207,15 +210,16 @@ def cmd_compile(args: argparse.Namespace) -> ExitCode:
     from .core.atomic import write_atomically
     from .emit.build import compile_graph
 
+    require_torch("compile")
     graph = _load(args)
     compiled = compile_graph(graph)
     status = ExitCode.OK
-    if args.verify or args.weights or args.save:
+    if args.verify or args.weights or args.save or args.onnx:
         status = _run_model(compiled, args)
     if args.output:
         with _writing(args.output):
             write_atomically(args.output, compiled.source)
-    elif not (args.verify or args.save):
+    elif not (args.verify or args.save or args.onnx):
         sys.stdout.write(compiled.source)
     return status
 
@@ -251,7 +255,21 @@ def _run_model(compiled: Compiled, args: argparse.Namespace) -> ExitCode:
         except OSError as exc:
             raise CommandError(f"cannot write `{args.save}`: {_reason(exc)}") from None
         print(f"saved {args.save}", file=sys.stderr)
+    if args.onnx:
+        _export_onnx(model, args.onnx)
     return status
+
+
+def _export_onnx(model: object, path: str) -> None:
+    from .emit.onnx import OnnxExportError, export_onnx
+
+    try:
+        export_onnx(model, path)  # type: ignore[arg-type]
+    except OnnxExportError as exc:
+        raise CommandError(f"cannot export to ONNX: {exc}", ExitCode.SPEC) from None
+    except OSError as exc:
+        raise CommandError(f"cannot write `{path}`: {_reason(exc)}") from None
+    print(f"exported {path}", file=sys.stderr)
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], ExitCode]] = {
