@@ -15,7 +15,7 @@ from .core.errors import ArchError, Diagnostic
 from .emit.present import ReportPresenter
 from .report import Report, Row, Totals, present_with
 
-__all__ = ["ArchError", "Diagnostic", "Report", "Row", "Totals", "check", "compile", "load_model",
+__all__ = ["ArchError", "Diagnostic", "Report", "Row", "Totals", "check", "compile", "from_torch", "load_model",
            "load_weights", "source"]
 __version__ = VERSION
 present_with(ReportPresenter())
@@ -67,3 +67,14 @@ def load_model(path: Any) -> "torch.nn.Module":
     from .emit.weights import load_model as _load
 
     return _load(path)
+
+
+def from_torch(model: "torch.nn.Module", input_shape: Any, **options: Any) -> str:
+    """The ``.arch`` text of a PyTorch model, traced with ``torch.fx`` on an input of
+    ``input_shape`` = ``(C, H, W)`` or ``(features,)``; see :func:`archlang.importer.from_torch`."""
+    from .extras import import_torch_for
+
+    import_torch_for("archlang.from_torch")
+    from .importer import from_torch as _import
+
+    return _import(model, input_shape, **options)

@@ -109,6 +109,14 @@ def parser() -> argparse.ArgumentParser:
     scale.add_argument("--gamma", type=float, default=1.15, help="resolution base (default 1.15)")
 
     sub.add_parser("ops", help="list the ops and what they take")
+
+    imp = sub.add_parser("import", help="write the spec of a PyTorch model (runs the model's own code)",
+                         description="Trace MODULE:CALLABLE with torch.fx and write it as a spec. This imports "
+                         "and runs that Python code.", epilog="example: archlang import torchvision.models:resnet50 "
+                         "--input 3x224x224 -o resnet50.arch")
+    imp.add_argument("target", metavar="MODULE:CALLABLE", help="a module instance, or a callable returning one")
+    imp.add_argument("--input", metavar="CxHxW", help="the input, CxHxW or HxWxC (default 3x224x224)")
+    imp.add_argument("-o", "--output", metavar="spec.arch", help="write the spec here (default: print it)")
     return top
 
 
