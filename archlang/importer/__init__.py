@@ -58,7 +58,7 @@ def from_torch(model: nn.Module, input_shape: Sequence[int], *, name: str | None
 
 
 def _owner(traced: Traced, scope: str) -> str:
-    return traced.classes[scope].__name__ if scope in traced.classes and scope else "the model"
+    return traced.classes[scope].__name__ if scope in traced.classes else "the model"
 
 
 def _diagnostic(p: Unsupported) -> Diagnostic:
@@ -100,8 +100,11 @@ def _left_out(traced: Traced, model: nn.Module) -> list[str]:
         if (qualified and qualified not in traced.ran and not any(True for _ in module.parameters())
                 and type(module) not in CONTAINERS):
             idle.setdefault(type(module).__name__, []).append(qualified)
+    for scope, what in traced.identities:
+        idle.setdefault(what, []).append(scope)
     notes = []
     for cls, names in idle.items():
         where = f"`{names[0]}`" + (f" and {len(names) - 1} more" if len(names) > 1 else "")
-        notes.append(f"{cls} ({where}) does nothing in eval mode and is left out")
+        notes.append(f"{cls} ({where}) does nothing in eval mode and is left out"
+                     + ("; `droppath` comes with version 2 of the language" if cls == "stochastic depth" else ""))
     return notes

@@ -44,10 +44,15 @@ def _kernel(k: tuple[int, int]) -> Token:
     return [Num(k[0], "k"), "x", Num(k[1], "k")]
 
 
+# A flag with two different numbers (``p0x3``) cannot take expressions in the language, so its
+# numbers are fixed: instances that differ in them get different blocks.
+FIXED = "fixed"
+
+
 def _flag(letter: str, pair: tuple[int, int], kind: str) -> Token:
     if pair[0] == pair[1]:
         return [letter, Num(pair[0], kind)]
-    return [letter, Num(pair[0], kind), "x", Num(pair[1], kind)]
+    return [letter, Num(pair[0], FIXED), "x", Num(pair[1], FIXED)]
 
 
 def _float_keyword(name: str, value: float, default: float) -> list[Token]:

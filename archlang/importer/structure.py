@@ -74,12 +74,13 @@ def fold_concats(steps: list[Step]) -> None:
     for step in steps:
         if step.kind != "concat":
             continue
+        original = tuple(step.inputs)
         for cut in range(len(step.inputs) - 1, 1, -1):
             earlier = seen.get(tuple(step.inputs[:cut]))
             if earlier is not None:
                 step.inputs = [earlier] + step.inputs[cut:]
                 break
-        seen[tuple(step.inputs)] = step.index
+        seen[original] = seen[tuple(step.inputs)] = step.index
 
 
 class Structurer:

@@ -51,6 +51,7 @@ class Traced:
     classes: dict[str, type]  # qualified module name -> class, for every module of the model
     problems: list[Unsupported] = field(default_factory=list)
     ran: set[str] = field(default_factory=set)  # modules whose forward ran while tracing
+    identities: list[tuple[str, str]] = field(default_factory=list)  # (scope, what): identity in eval mode
 
 
 class TraceFailure(Exception):
@@ -65,6 +66,8 @@ LATER = {
     "InstanceNorm2d": "`instancenorm` comes with version 2 of the language",
     "permute": "layers on channels-last tensors (ConvNeXt) come with version 2 of the language",
     "interpolate": "`resize` comes with version 2 of the language",
+    "layer_norm": "`layernorm` comes with version 2 of the language",
+    "group_norm": "`groupnorm` comes with version 2 of the language",
 }
 
 
@@ -128,6 +131,7 @@ class _Reader:
         self.shuffles: dict[int, tuple[str, int, int]] = {}  # step -> (stage, groups, source step)
         self.problems: list[Unsupported] = []
         self.ran: set[str] = set()
+        self.identities: list[tuple[str, str]] = []
         self.called: set[str] = set()
         self.attrs: set[str] = set()
         self.output = 0
@@ -141,11 +145,11 @@ class _Reader:
         return list(stack.values())[-1][0] if stack else ""
 
     def owner(self, scope: str) -> str:
-        return type(self.modules.get(scope, self.gm)).__name__ if scope else "the model"
+        return type(self.modules[scope]).__name__ if scope in self.modules else "the model"
 
     def problem(self, node: torch.fx.Node, what: str, help: str | None = None) -> None:
         scope = self.scope_of(node)
-        key = what.rsplit(".", 1)[-1].removeprefix("Tensor.")
+        key = what.strip("`").rsplit(".", 1)[-1]
         self.problems.append(Unsupported(scope, self.owner(scope), what, help or LATER.get(key)))
 
     def add(self, node: torch.fx.Node, kind: str, inputs: list[int], layers: list[Layer]) -> int:
@@ -239,6 +243,8 @@ class _Reader:
             return self.read_activation
         if target in _ADD or target in _MUL or target is torch.cat:
             return self.read_join
+        if getattr(target, "__name__", "") == "stochastic_depth" and "torchvision" in getattr(target, "__module__", ""):
+            return self.read_stochastic_depth
         table = {torch.flatten: self.read_reshape, torch.reshape: self.read_reshape, F.dropout: self.read_dropout,
                  F.adaptive_avg_pool2d: self.read_pool, F.adaptive_max_pool2d: self.read_pool,
                  F.max_pool2d: self.read_pool, F.avg_pool2d: self.read_pool, torch.chunk: self.read_chunk,
@@ -257,7 +263,7 @@ class _Reader:
         self.add(node, "layers", [self.resolve(source)], layers)
 
     def read_alias(self, node: torch.fx.Node) -> None:
-        (source,) = self.tensor_inputs(node)
+        source = self.tensor_inputs(node)[0]
         self.value[node] = self.value[source]
 
     def read_activation(self, node: torch.fx.Node) -> None:
@@ -282,6 +288,14 @@ class _Reader:
             if target is F.gelu and node.kwargs.get("approximate", "none") != "none":
                 self.problem(node, "`gelu` with the tanh approximation")
         self.one_input(node, [Layer(name)])
+
+    def read_stochastic_depth(self, node: torch.fx.Node) -> None:
+        """torchvision's stochastic depth: traced in eval mode (``training=False``) it is the identity."""
+        args = _bind(("input", "p", "mode", "training"), {"training": True}, node.args, node.kwargs)
+        if args["training"] is not False and args["p"] != 0:
+            self.problem(node, "`stochastic_depth` in training mode", "`droppath` comes with version 2 of the language")
+        self.identities.append((self.scope_of(node), "stochastic depth"))
+        self.read_alias(node)
 
     def read_softmax(self, node: torch.fx.Node) -> None:
         args = _bind(("input", "dim"), {"dim": None}, node.args[1:] if node.op == "call_method" else node.args,
@@ -393,8 +407,8 @@ class _Reader:
         operands = [a for a in node.args if isinstance(a, torch.fx.Node)]
         tensors = [a for a in operands if a in self.value]
         if len(tensors) != 2 or len(node.args) != 2 or node.kwargs:
-            what = "a number" if kind == "mul" else "a constant"
-            self.problem(node, f"`{kind}` with {what}", "archlang adds and multiplies tensors, not constants")
+            self.problem(node, f"`{kind}` of a tensor and a constant or parameter",
+                         "archlang adds and multiplies the tensors that layers compute")
             self.one_input(node, [])
             return
         shapes = [_shape(t) or () for t in tensors]
@@ -418,7 +432,7 @@ class _Reader:
 
     def result(self) -> Traced:
         classes = {name: type(m) for name, m in self.modules.items()}
-        return Traced(self.steps, self.output, classes, self.problems, self.ran | self.called)
+        return Traced(self.steps, self.output, classes, self.problems, self.ran | self.called, self.identities)
 
 
 def _describe(node: torch.fx.Node) -> str:

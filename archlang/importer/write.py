@@ -4,9 +4,10 @@ numbers as parameters, runs of equal calls as repeats, one tensor binding per to
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 from ..ops import ALIASES, REGISTRY
-from .layers import Layer, Num
+from .layers import FIXED, Layer, Num
 from .structure import Call, Elem, Join, Op, Repeat, Structurer, snake
 
 WIDTH = 100
@@ -18,11 +19,7 @@ PARAM_NAMES = {"c": "c", "s": "s", "k": "k", "p": "p", "g": "g", "d": "d", "n": 
 
 def number(value: int | float) -> str:
     """A number as archlang reads it back exactly (``1e-05``, ``0.001``, ``64``)."""
-    if isinstance(value, bool):
-        value = int(value)
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
-        return repr(value)
-    return repr(value)
+    return repr(int(value) if isinstance(value, bool) else value)
 
 
 @dataclass
@@ -53,7 +50,9 @@ class Writer:
             elements = self.s.body(scope)
             for element in _calls(elements):
                 self.finish_call(element)
-            self.compressed[scope] = _compress(elements, self)
+            # at the top, a repeat never spans two modules: each keeps its own binding
+            self.compressed[scope] = _compress(elements, (lambda a, b: self.top_owner(a) == self.top_owner(b))
+                                               if not scope else (lambda a, b: True))
         return self.compressed[scope]
 
     def skeleton(self, scope: str) -> str:
@@ -233,8 +232,7 @@ def _numbers(elements: list[Elem]) -> list:
 
 def _skeleton(e: Elem) -> str:
     if isinstance(e, Op):
-        return e.layer.op + "".join(" " + "".join(p if isinstance(p, str) else "#" + p.kind for p in t)
-                                    for t in e.layer.tokens)
+        return e.layer.op + "".join(" " + "".join(_piece_skeleton(p) for p in t) for t in e.layer.tokens)
     if isinstance(e, Call):
         return f"{e.block}({','.join(n.kind for n in e.args)})"
     if isinstance(e, Repeat):
@@ -242,17 +240,23 @@ def _skeleton(e: Elem) -> str:
     return e.kind + "(" + ",".join(" ".join(_skeleton(x) for x in b) for b in e.branches) + ")"
 
 
+def _piece_skeleton(piece: str | Num) -> str:
+    if isinstance(piece, str):
+        return piece
+    return number(piece.value) if piece.kind == FIXED else "#" + piece.kind
+
+
 def _same(a: Elem, b: Elem) -> bool:
     return _skeleton(a) == _skeleton(b) and _numbers([a]) == _numbers([b])
 
 
-def _compress(elements: list[Elem], writer: Writer) -> list[Elem]:
+def _compress(elements: list[Elem], together: Callable[[Elem, Elem], bool]) -> list[Elem]:
     """Runs of equal calls or combinators become ``element * n``; nested branches too."""
     out: list[Elem] = []
     for e in elements:
         if isinstance(e, Join):
-            e = Join(e.kind, [_compress(b, writer) for b in e.branches], e.first)
-        repeatable = isinstance(e, (Call, Join))
+            e = Join(e.kind, [_compress(b, together) for b in e.branches], e.first)
+        repeatable = isinstance(e, (Call, Join)) and bool(out) and together(out[-1], e)
         if repeatable and out and isinstance(out[-1], Repeat) and _same(out[-1].element, e):
             out[-1].count = Num(out[-1].count.value + 1, "n")
         elif repeatable and out and not isinstance(out[-1], Repeat) and _same(out[-1], e):
