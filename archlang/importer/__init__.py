@@ -93,8 +93,8 @@ def _network_name(text: str) -> str:
 
 
 def _left_out(traced: Traced, model: nn.Module) -> list[str]:
-    """Modules without parameters that do nothing in eval mode (stochastic depth), so that the spec
-    says what it leaves out instead of dropping it silently."""
+    """Modules without parameters that never run, and torchvision's stochastic depth (the identity in
+    eval mode), so that the spec says what it leaves out instead of dropping it silently."""
     idle: dict[str, list[str]] = {}
     for qualified, module in model.named_modules():
         if (qualified and qualified not in traced.ran and not any(True for _ in module.parameters())
@@ -105,6 +105,9 @@ def _left_out(traced: Traced, model: nn.Module) -> list[str]:
     notes = []
     for cls, names in idle.items():
         where = f"`{names[0]}`" + (f" and {len(names) - 1} more" if len(names) > 1 else "")
-        notes.append(f"{cls} ({where}) does nothing in eval mode and is left out"
-                     + ("; `droppath` comes with version 2 of the language" if cls == "stochastic depth" else ""))
+        if cls == "stochastic depth":
+            notes.append(f"{cls} ({where}) is the identity in eval mode and is left out; "
+                         "`droppath` comes with version 2 of the language")
+        else:
+            notes.append(f"{cls} ({where}) has no parameters and does not run in forward")
     return notes
