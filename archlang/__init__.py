@@ -72,7 +72,7 @@ def load_model(path: Any) -> "torch.nn.Module":
 def from_torch(model: "torch.nn.Module", input_shape: Any, **options: Any) -> str:
     """The ``.arch`` text of a PyTorch model, traced with ``torch.fx`` on an input of
     ``input_shape`` = ``(C, H, W)`` or ``(features,)``; see :func:`archlang.importer.from_torch`."""
-    from .extras import import_torch_for
+    from .core.extras import import_torch_for
 
     import_torch_for("archlang.from_torch")
     from .importer import from_torch as _import

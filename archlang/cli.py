@@ -215,10 +215,10 @@ def cmd_scale(args: argparse.Namespace) -> ExitCode:
 
 
 def cmd_compile(args: argparse.Namespace) -> ExitCode:
+    require_torch("compile")
     from .core.atomic import write_atomically
     from .emit.build import compile_graph
 
-    require_torch("compile")
     graph = _load(args)
     compiled = compile_graph(graph)
     status = ExitCode.OK
@@ -280,8 +280,27 @@ def _export_onnx(model: object, path: str) -> None:
     print(f"exported {path}", file=sys.stderr)
 
 
+def cmd_import(args: argparse.Namespace) -> ExitCode:
+    """Trace ``MODULE:CALLABLE`` (running the user's own code, by design) and write its spec."""
+    require_torch("import")
+    from .core.atomic import write_atomically
+    from .importer import from_torch
+    from .importer.target import load_target, parse_input
+
+    shape = parse_input(args.input) if args.input else (3, 224, 224)
+    model = load_target(args.target)
+    text = from_torch(model, shape, name=args.target.partition(":")[2].rsplit(".", 1)[-1], source=args.target)
+    if not args.output:
+        sys.stdout.write(text)
+        return ExitCode.OK
+    with _writing(args.output):
+        write_atomically(args.output, text)
+    return ExitCode.OK
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], ExitCode]] = {
     "check": cmd_check, "compile": cmd_compile, "render": cmd_render, "scale": cmd_scale, "ops": cmd_ops,
+    "import": cmd_import,
 }
 
 

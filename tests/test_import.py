@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 import archlang
-from archlang.importer.cli import parse_input
+from archlang.importer.target import parse_input
 from conftest import run_cli
 from importing import round_trip
 

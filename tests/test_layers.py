@@ -11,7 +11,8 @@ from conftest import ROOT
 
 PACKAGE = ROOT / "archlang"
 # docs/ARCHITECTURE.md: the stages in their one-way order
-STAGES = ("core", "lang", "ops", "sema", "api", "report", "scaling", "emit", "cli", "__main__", "__init__")
+STAGES = ("core", "lang", "ops", "sema", "api", "report", "scaling", "emit", "importer", "cli", "__main__",
+          "__init__")
 
 
 def module_name(path: Path) -> str:

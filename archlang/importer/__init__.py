@@ -11,7 +11,7 @@ from typing import Sequence
 
 from torch import nn
 
-from ..errors import ArchError, Diagnostic
+from ..core.errors import ArchError, Diagnostic, Severity
 from .structure import CONTAINERS, NotSeriesParallel, Structurer, snake
 from .trace import TraceFailure, Traced, Unsupported, trace
 from .write import Writer
@@ -36,7 +36,7 @@ def from_torch(model: nn.Module, input_shape: Sequence[int], *, name: str | None
     try:
         traced = trace(model, shape)
     except TraceFailure as exc:
-        raise ArchError([Diagnostic("error", f"torch.fx cannot trace the model: {exc}", None,
+        raise ArchError([Diagnostic(Severity.ERROR, f"torch.fx cannot trace the model: {exc}", None,
                                     help="archlang imports models whose forward torch.fx can trace symbolically "
                                     "(no control flow that depends on tensor values)")]) from None
     problems = list(traced.problems)
@@ -63,7 +63,7 @@ def _owner(traced: Traced, scope: str) -> str:
 
 def _diagnostic(p: Unsupported) -> Diagnostic:
     where = f"`{p.scope}` ({p.owner})" if p.scope else f"the forward of {p.owner}"
-    return Diagnostic("error", f"cannot import {p.what} in {where}", None, help=p.help)
+    return Diagnostic(Severity.ERROR, f"cannot import {p.what} in {where}", None, help=p.help)
 
 
 def _hwc(shape: tuple[int, ...]) -> str:

@@ -1,4 +1,4 @@
-"""``archlang import MODULE:CALLABLE``: write the spec of a PyTorch model.
+"""What ``archlang import MODULE:CALLABLE`` imports, and the input it traces with.
 
 The target is imported and called like ``python -c "from MODULE import CALLABLE; CALLABLE()"``:
 this runs the user's own code, by design. The current directory is searched first, as ``python``
@@ -6,18 +6,16 @@ does for a script in it."""
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import os
 import sys
 from typing import Any
 
-from ..atomic import write_atomically
-from ..errors import ArchError, Diagnostic
+from ..core.errors import ArchError, Diagnostic, Severity
 
 
 def _usage(message: str, help: str | None = None) -> ArchError:
-    return ArchError([Diagnostic("error", message, None, help=help, code="usage")])
+    return ArchError([Diagnostic(Severity.ERROR, message, None, help=help, code="usage")])
 
 
 def parse_input(text: str) -> tuple[int, ...]:
@@ -65,22 +63,3 @@ def load_target(target: str) -> Any:
     if not isinstance(model, nn.Module):
         raise _usage(f"`{target}()` returned a {type(model).__name__}, not a torch.nn.Module")
     return model
-
-
-def cmd_import(args: argparse.Namespace) -> int:
-    from . import from_torch
-
-    shape = parse_input(args.input) if args.input else (3, 224, 224)
-    model = load_target(args.target)
-    name = args.target.partition(":")[2].rsplit(".", 1)[-1]
-    text = from_torch(model, shape, name=name, source=args.target)
-    if not args.output:
-        sys.stdout.write(text)
-        return 0
-    try:
-        write_atomically(args.output, text)
-    except OSError as exc:
-        print(f"error: cannot write `{args.output}`: {(exc.strerror or str(exc)).lower()}", file=sys.stderr)
-        return 2
-    print(f"wrote {args.output}", file=sys.stderr)
-    return 0
