@@ -15,7 +15,7 @@ from .core.errors import ArchError, Diagnostic
 from .emit.present import ReportPresenter
 from .report import Report, Row, Totals, present_with
 
-__all__ = ["ArchError", "Diagnostic", "Report", "Row", "Totals", "check", "compile", "load_model",
+__all__ = ["ArchError", "Diagnostic", "Report", "Row", "Totals", "check", "compile", "from_torch", "load_model",
            "load_weights", "source"]
 __version__ = VERSION
 present_with(ReportPresenter())
@@ -33,6 +33,9 @@ def check(spec: Spec, **params: float) -> Report:
 def compile(spec: Any, **params: float) -> "torch.nn.Module":  # noqa: A001 - the natural name
     """Build the PyTorch module a spec describes. ``spec`` is a path or the spec's text;
     keyword arguments override header parameters, as ``-D`` does."""
+    from .core.extras import import_torch_for
+
+    import_torch_for("archlang.compile")
     from .emit.build import build_module
 
     return build_module(load(spec, params))
@@ -48,6 +51,9 @@ def source(spec: Any, **params: float) -> str:
 def load_weights(model: Any, checkpoint: Any, *, skip: Any = (), strict: bool = False) -> Any:
     """Copy a state dict (a dict, or a ``.pt``/``.pth`` file) into ``model`` by registration
     order and shape; returns a report of what was copied and what could not be placed."""
+    from .core.extras import import_torch_for
+
+    import_torch_for("archlang.load_weights")
     from .emit.weights import load_weights as _load
 
     return _load(model, checkpoint, skip=skip, strict=strict)
@@ -55,6 +61,20 @@ def load_weights(model: Any, checkpoint: Any, *, skip: Any = (), strict: bool = 
 
 def load_model(path: Any) -> "torch.nn.Module":
     """A model saved by ``archlang compile --save``, rebuilt from its saved source, weights loaded."""
+    from .core.extras import import_torch_for
+
+    import_torch_for("archlang.load_model")
     from .emit.weights import load_model as _load
 
     return _load(path)
+
+
+def from_torch(model: "torch.nn.Module", input_shape: Any, **options: Any) -> str:
+    """The ``.arch`` text of a PyTorch model, traced with ``torch.fx`` on an input of
+    ``input_shape`` = ``(C, H, W)`` or ``(features,)``; see :func:`archlang.importer.from_torch`."""
+    from .core.extras import import_torch_for
+
+    import_torch_for("archlang.from_torch")
+    from .importer import from_torch as _import
+
+    return _import(model, input_shape, **options)

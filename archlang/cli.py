@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 from .core import VERSION
 from .core.errors import ArchError, ExitCode, print_diagnostics
+from .core.extras import require_torch
 from .emit.dot import DIRECTIONS
 from .emit.formats import FORMATS
 
@@ -92,6 +93,8 @@ def parser() -> argparse.ArgumentParser:
     comp.add_argument("--skip", action="append", default=[], metavar="PREFIX",
                       help="with --weights: leave modules with this name prefix fresh (repeatable)")
     comp.add_argument("--save", metavar="model.pt", help="save the compiled model with its weights")
+    comp.add_argument("--onnx", metavar="model.onnx", help="export the model (weights included) to ONNX, "
+                      "with a dynamic batch axis")
 
     rend = sub.add_parser("render", help="draw the network with Graphviz")
     _common(rend)
@@ -107,6 +110,14 @@ def parser() -> argparse.ArgumentParser:
     scale.add_argument("--gamma", type=float, default=1.15, help="resolution base (default 1.15)")
 
     sub.add_parser("ops", help="list the ops and what they take")
+
+    imp = sub.add_parser("import", help="write the spec of a PyTorch model (runs the model's own code)",
+                         description="Trace MODULE:CALLABLE with torch.fx and write it as a spec. This imports "
+                         "and runs that Python code.", epilog="example: archlang import torchvision.models:resnet50 "
+                         "--input 3x224x224 -o resnet50.arch")
+    imp.add_argument("target", metavar="MODULE:CALLABLE", help="a module instance, or a callable returning one")
+    imp.add_argument("--input", metavar="CxHxW", help="the input, CxHxW or HxWxC (default 3x224x224)")
+    imp.add_argument("-o", "--output", metavar="spec.arch", help="write the spec here (default: print it)")
 
     fmt = sub.add_parser("fmt", help="rewrite specs in the canonical layout")
     fmt.add_argument("files", nargs="+", metavar="FILE", help="the .arch specs (`-`: standard input to standard output)")
@@ -213,18 +224,19 @@ def cmd_scale(args: argparse.Namespace) -> ExitCode:
 
 
 def cmd_compile(args: argparse.Namespace) -> ExitCode:
+    require_torch("compile")
     from .core.atomic import write_atomically
     from .emit.build import compile_graph
 
     graph = _load(args)
     compiled = compile_graph(graph)
     status = ExitCode.OK
-    if args.verify or args.weights or args.save:
+    if args.verify or args.weights or args.save or args.onnx:
         status = _run_model(compiled, args)
     if args.output:
         with _writing(args.output):
             write_atomically(args.output, compiled.source)
-    elif not (args.verify or args.save):
+    elif not (args.verify or args.save or args.onnx):
         sys.stdout.write(compiled.source)
     return status
 
@@ -260,6 +272,8 @@ def _run_model(compiled: Compiled, args: argparse.Namespace) -> ExitCode:
         except OSError as exc:
             raise CommandError(f"cannot write `{args.save}`: {_reason(exc)}") from None
         print(f"saved {args.save}", file=sys.stderr)
+    if args.onnx:
+        _export_onnx(model, args.onnx)
     return status
 
 
@@ -335,9 +349,38 @@ def _watch(args: argparse.Namespace) -> ExitCode:
     return ExitCode(run_watch(args, lambda a: int(COMMANDS["check"](a)), watchfiles))
 
 
+def _export_onnx(model: object, path: str) -> None:
+    from .emit.onnx import OnnxExportError, export_onnx
+
+    try:
+        export_onnx(model, path)  # type: ignore[arg-type]
+    except OnnxExportError as exc:
+        raise CommandError(f"cannot export to ONNX: {exc}", ExitCode.SPEC) from None
+    except OSError as exc:
+        raise CommandError(f"cannot write `{path}`: {_reason(exc)}") from None
+    print(f"exported {path}", file=sys.stderr)
+
+
+def cmd_import(args: argparse.Namespace) -> ExitCode:
+    """Trace ``MODULE:CALLABLE`` (running the user's own code, by design) and write its spec."""
+    require_torch("import")
+    from .core.atomic import write_atomically
+    from .importer import from_torch
+    from .importer.target import load_target, parse_input
+
+    shape = parse_input(args.input) if args.input else (3, 224, 224)
+    model = load_target(args.target)
+    text = from_torch(model, shape, name=args.target.partition(":")[2].rsplit(".", 1)[-1], source=args.target)
+    if not args.output:
+        sys.stdout.write(text)
+        return ExitCode.OK
+    with _writing(args.output):
+        write_atomically(args.output, text)
+    return ExitCode.OK
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], ExitCode]] = {
     "check": cmd_check, "compile": cmd_compile, "render": cmd_render, "scale": cmd_scale, "ops": cmd_ops,
-    "fmt": cmd_fmt, "lsp": cmd_lsp,
+    "fmt": cmd_fmt, "lsp": cmd_lsp, "import": cmd_import,
 }
 
 
