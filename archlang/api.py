@@ -4,11 +4,11 @@ the backends and the commands build on this."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from .sema.elaborate import Elaborator
 from .core.errors import ArchError, Diagnostic, DiagnosticSink, Severity
 from .core.ir import Graph
+from .core.reading import SpecReadError, read_spec_file, read_stdin
 from .lang.parser import parse
 from .sema.scope import Fatal
 
@@ -24,20 +24,22 @@ def is_path(spec: Spec) -> bool:
 
 
 def read_file(path: Spec) -> tuple[str, str]:
-    """``(text, file name)``; an unreadable or non-UTF-8 file is an :class:`ArchError` (exit 2).
-    ``-`` reads standard input."""
-    if str(path) == "-":
-        import sys
-
-        return sys.stdin.read(), "<stdin>"
+    """``(text, file name)``; an unreadable, non-regular, oversized or non-UTF-8 file is an
+    :class:`ArchError` (exit 2). ``-`` reads standard input."""
     try:
-        return Path(path).read_text(encoding="utf-8"), str(path)
-    except UnicodeDecodeError:
-        raise ArchError([Diagnostic(Severity.ERROR, f"cannot read `{path}`: it is not UTF-8 text", None,
-                                    code="file")]) from None
-    except OSError as exc:
-        reason = (exc.strerror or str(exc)).lower()
-        raise ArchError([Diagnostic(Severity.ERROR, f"cannot read `{path}`: {reason}", None, code="file")]) from None
+        if str(path) == "-":
+            return read_stdin(), "<stdin>"
+        return read_spec_file(path), str(path)
+    except SpecReadError as exc:
+        raise ArchError([Diagnostic(Severity.ERROR, f"cannot read `{_shown(path)}`: {exc.reason}", None,
+                                    help=exc.help, code="file")]) from None
+
+
+def _shown(path: Spec) -> str:
+    """A file name as it can be printed: undecodable bytes and control characters escaped."""
+    from .core.errors import printable
+
+    return printable(os.fsdecode(path) if isinstance(path, bytes) else str(path))
 
 
 def read_spec(spec: Spec) -> tuple[str, str]:
