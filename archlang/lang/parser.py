@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from . import syntax as s
-from ..core.errors import ArchError, Diagnostic, Severity, Span
+from ..core.errors import ArchError, Diagnostic, Severity, Span, source_lines
 
 GRAMMAR_NAME = "archlang.lark"
 
@@ -205,7 +205,7 @@ def _syntax_diagnostic(exc: Any, text: str, file: str) -> Diagnostic:
         span = Span(file, token.line, token.column, token.line, token.column + width)
         message = f"unexpected {shown}"
     else:
-        last = text.rstrip().splitlines() or [""]
+        last = source_lines(text.rstrip()) or [""]
         line = len(last)
         span = Span(file, line, max(1, len(last[-1])), line, max(2, len(last[-1]) + 1))
         message = "unexpected end of file"
