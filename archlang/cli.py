@@ -6,6 +6,7 @@ are libraries with no argparse in them. Exit statuses are :class:`~archlang.core
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from contextlib import contextmanager
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 from .core import VERSION
 from .core.errors import ArchError, ExitCode, print_diagnostics
+from .core.limits import MAX_NUMBER
 from .emit.dot import DIRECTIONS
 from .emit.formats import FORMATS
 
@@ -45,9 +47,12 @@ def _define(text: str) -> tuple[str, float]:
     if not sep or not name.strip().isidentifier():
         raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got `{text}`")
     try:
-        return name.strip(), _number(value.strip())
+        number = _number(value.strip())
     except ValueError:
         raise argparse.ArgumentTypeError(f"`{value}` is not a number") from None
+    if not math.isfinite(number) or abs(number) > MAX_NUMBER:
+        raise argparse.ArgumentTypeError(f"`{value}` is not a finite number of at most {MAX_NUMBER:.0e}")
+    return name.strip(), number
 
 
 def _shape(text: str) -> tuple[int, ...]:

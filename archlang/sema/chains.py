@@ -10,6 +10,7 @@ from ..lang import syntax as s
 from .analysis import analyse_merge, analyse_op
 from ..core.opdef import Definition, MergeDef
 from .bind import Binder
+from ..core.limits import MAX_LAYERS, MAX_STEPS
 from ..core.errors import DiagnosticSink, Span
 from ..core.ir import BlockInstance, Frame, FrameKind, Graph, Node
 from .naming import Scopes, SourceText
@@ -18,7 +19,7 @@ from ..ops import MERGES, OpDef, describe, known_names, lookup, lookup_merge
 from .scope import Env, Fatal, Known, Poison, Tensor, suggest
 from ..core.shapes import ShapeError, fmt
 
-NODE_LIMIT = 1_000_000
+NODE_LIMIT = MAX_LAYERS
 SUGAR = {"residual": "add"}  # `residual(f)` is `add(identity, f)`
 COMBINATORS = (*MERGES, *SUGAR, "freeze")
 _CHAIN_FORMS: dict[type, str] = {  # syntax node -> the method that runs it as a chain
@@ -38,6 +39,7 @@ class ChainBuilder:
         self.text = SourceText(sources)
         self.trainable = True
         self.calls: list[str] = []  # the block call stack, for recursion
+        self.steps = 0  # chain items run, layers or not: bounds loops that make no layer
 
     def statements(self, stmts: tuple[s.Statement, ...], env: Env, top: bool) -> Tensor | None:
         raise NotImplementedError
@@ -48,7 +50,7 @@ class ChainBuilder:
             return "number"
         if isinstance(e, s.Layer):
             return "number" if not e.args and e.name not in env.tensors and (
-                env.const(e.name) is not None) else "tensor"
+                env.const(e.name) is not None or env.is_poisoned(e.name)) else "tensor"
         if isinstance(e, s.Call):
             return "number" if e.name in FUNCTIONS and not env.block(e.name) else "tensor"
         if isinstance(e, s.Paren):
@@ -63,6 +65,7 @@ class ChainBuilder:
 
     def chain(self, e: s.Expr, env: Env, cur: Tensor | None) -> Known:
         """Run chain ``e`` on ``cur``; raises :class:`Poison` where nothing can follow."""
+        self.tick(e.span)
         if isinstance(e, s.Seq):
             for i, item in enumerate(e.items):
                 if i and isinstance(item, s.Layer) and not item.args and item.name in env.tensors:
@@ -76,6 +79,14 @@ class ChainBuilder:
                                     "numbers go in arguments: `fc 10`, `x(c * 2)`")
         handler: Callable[[s.Expr, Env, Tensor | None], Known] = getattr(self, method)
         return handler(e, env, cur)
+
+    def tick(self, span: Span, weight: int = 1) -> None:
+        """Count elaboration steps; past :data:`MAX_STEPS` the analysis stops with an error."""
+        self.steps += weight
+        if self.steps > MAX_STEPS:
+            self.sink.error(f"the spec takes more than {MAX_STEPS:,} elaboration steps to unroll", span,
+                            "a repetition or nested block calls multiply the work; use smaller counts")
+            raise Fatal()
 
     def paren(self, e: s.Paren, env: Env, cur: Tensor | None) -> Known:
         return self.chain(e.inner, env, cur)
@@ -157,6 +168,8 @@ class ChainBuilder:
             self.sink.error(f"this repetition unrolls to more than {NODE_LIMIT:,} layers", e.span,
                             "archlang unrolls every layer; use a smaller count")
             raise Fatal()
+        if per_copy == 0:  # a copy that makes no layer leaves the tensor as it was: the rest would too
+            return cur
         for _ in range(times - 1):
             cur = self.chain(body, env, cur)
         return cur
@@ -233,6 +246,7 @@ class ChainBuilder:
             raise self.numbers.fail(f"block `{block.name}` calls itself{how}", name_span,
                                     "blocks cannot be recursive; repeat a chain with `(...) * N`")
         cur = self.need(cur, span)
+        self.tick(span, len(self.scopes.frames))  # a call's bookkeeping grows with the nesting depth
         local = Env(home.file, parent=home, in_tensor=cur, current=cur)
         self.bind_block_args(block, args, span, env, local)
         text = self.text(span) if all(isinstance(a.value, s.Number) for a in args) else (

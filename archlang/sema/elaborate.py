@@ -12,6 +12,7 @@ from ..core.ir import Frame, FrameKind, Graph, Node
 from ..core.opdef import INPUT
 from .numbers import FUNCTIONS
 from ..ops import lookup
+from ..core.reading import SpecReadError, read_spec_file
 from ..lang.parser import parse
 from .scope import UNKNOWN, Env, Known, Poison, Tensor, suggest
 
@@ -73,7 +74,7 @@ class Elaborator(ChainBuilder):
         for p in params:
             try:
                 if p.name in overrides:
-                    env.consts[p.name] = overrides[p.name]
+                    env.consts[p.name] = self.numbers.bounded(overrides[p.name], p.span)
                 elif p.default is None:
                     raise self.numbers.fail(f"parameter `{p.name}` has no default", p.span,
                                             f"give it on the command line: `-D {p.name}=...`")
@@ -93,7 +94,13 @@ class Elaborator(ChainBuilder):
                 self.sink.error(f"`-D {name}`: the spec has no parameter `{name}`", None, hint, code="usage")
 
     def use(self, st: s.Use, env: Env) -> None:
-        path = (_resolved(st.span.file).parent / st.path).resolve()
+        try:
+            path = (_resolved(st.span.file).parent / st.path).resolve()
+        except (OSError, RuntimeError, ValueError) as exc:  # a symlink loop, a NUL byte
+            reason = "the path contains a NUL byte" if "\0" in st.path else (
+                "a symbolic link loop" if isinstance(exc, RuntimeError) else str(exc).lower())
+            self.sink.error(f"cannot read `{st.path}`: {reason}", st.span)
+            return
         if path in self.loading:
             chain = " -> ".join(p.name for p in self.loading[self.loading.index(path):] + [path])
             self.sink.error(f"`use` makes a cycle: {chain}", st.span, "move the shared blocks into a third file")
@@ -108,11 +115,9 @@ class Elaborator(ChainBuilder):
 
     def load_library(self, path: Path, st: s.Use) -> Env | None:
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = "it is not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else (
-                exc.strerror or str(exc)).lower()
-            self.sink.error(f"cannot read `{st.path}`: {reason}", st.span)
+            text = read_spec_file(path)
+        except SpecReadError as exc:
+            self.sink.error(f"cannot read `{st.path}`: {exc.reason}", st.span, exc.help)
             return None
         name = _display(path)
         self.sources[name] = text
