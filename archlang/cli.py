@@ -192,17 +192,35 @@ def cmd_render(args: argparse.Namespace) -> ExitCode:
     ext = ext.lower().lstrip(".")
     if ext not in DIAGRAMS:
         raise CommandError(f"cannot tell the format of `{args.output}`: use .svg, .png, .pdf or .dot")
-    source = to_dot(_load(args), args.depth, args.direction)
+    graph = _load(args)
+    source = to_dot(graph, args.depth, args.direction)
     try:
         with _writing(args.output):
             data = source if ext == "dot" else render_image(source, ext)
-            write_atomically(args.output, data)
+            write_atomically(args.output, data, inputs=_inputs(graph, args))
     except DotMissing:
-        fallback = base + ".dot"
-        write_atomically(fallback, source)
-        raise CommandError(f"cannot write `{args.output}`: {INSTALL_HINT}.\nwrote {fallback} instead; "
-                           f"`dot -T{ext} {fallback} -o {args.output}` makes the image") from None
+        _write_fallback(args.output, base + ".dot", ext, source, _inputs(graph, args), INSTALL_HINT)
     return ExitCode.OK
+
+
+def _write_fallback(output: str, fallback: str, ext: str, source: str, inputs: list[str], hint: str) -> None:
+    """Without Graphviz, write the DOT source beside the image asked for, never over a file
+    that is already there (the user did not name it); always ends with a :class:`CommandError`."""
+    from .core.atomic import write_atomically
+
+    message = f"cannot write `{output}`: {hint}."
+    if os.path.lexists(fallback):
+        raise CommandError(f"{message}\n`{fallback}` already exists and was left as it is")
+    try:
+        write_atomically(fallback, source, inputs=inputs)
+    except OSError as exc:
+        raise CommandError(f"{message}\ncannot write `{fallback}` either: {_reason(exc)}") from None
+    raise CommandError(f"{message}\nwrote {fallback} instead; `dot -T{ext} {fallback} -o {output}` makes the image")
+
+
+def _inputs(graph: Graph, args: argparse.Namespace) -> list[str]:
+    """Every file the command read: the spec, the files it `use`s, the checkpoint."""
+    return [args.file, *graph.sources, *([args.weights] if getattr(args, "weights", None) else [])]
 
 
 def cmd_scale(args: argparse.Namespace) -> ExitCode:
@@ -228,7 +246,7 @@ def cmd_compile(args: argparse.Namespace) -> ExitCode:
         status = _run_model(compiled, args)
     if args.output:
         with _writing(args.output):
-            write_atomically(args.output, compiled.source)
+            write_atomically(args.output, compiled.source, inputs=_inputs(graph, args))
     elif not (args.verify or args.save):
         sys.stdout.write(compiled.source)
     return status
@@ -261,7 +279,7 @@ def _run_model(compiled: Compiled, args: argparse.Namespace) -> ExitCode:
         raise CommandError(f"PyTorch could not build or run the model: {first}", ExitCode.SPEC) from None
     if args.save:
         try:
-            save_model(model, args.save)
+            save_model(model, args.save, inputs=_inputs(compiled.graph, args))
         except OSError as exc:
             raise CommandError(f"cannot write `{args.save}`: {_reason(exc)}") from None
         print(f"saved {args.save}", file=sys.stderr)

@@ -100,7 +100,7 @@ def load_weights(model: nn.Module, checkpoint: Any, *, skip: str | Iterable[str]
     return report
 
 
-def save_model(model: nn.Module, path: str | os.PathLike) -> None:
+def save_model(model: nn.Module, path: str | os.PathLike, inputs: Iterable[str | os.PathLike] = ()) -> None:
     """Save the model's generated source and weights; :func:`load_model` rebuilds it without the spec."""
     source = getattr(type(model), "archlang_source", None)
     if source is None:
@@ -109,7 +109,7 @@ def save_model(model: nn.Module, path: str | os.PathLike) -> None:
                "state_dict": model.state_dict()}
     buffer = io.BytesIO()
     torch.save(payload, buffer)
-    write_atomically(os.fspath(path), buffer.getvalue())
+    write_atomically(os.fspath(path), buffer.getvalue(), inputs=inputs)
 
 
 def load_model(path: str | os.PathLike) -> nn.Module:
