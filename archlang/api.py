@@ -48,13 +48,15 @@ def read_spec(spec: Spec) -> tuple[str, str]:
 
 
 def analyse(text: str, file: str = "<spec>", params: dict[str, float] | None = None,
-            input_shape: tuple[int, ...] | None = None) -> Graph:
+            input_shape: tuple[int, ...] | None = None, *, files: dict[str, str] | None = None,
+            origin: str | None = None) -> Graph:
     """Parse and analyse a spec's text; raises :class:`ArchError` with every error found.
-    ``input_shape`` replaces the spec's ``input``."""
+    ``input_shape`` replaces the spec's ``input``. ``files`` (absolute path -> text) replaces
+    the disk for `use`, with ``origin`` the main file's absolute path: a saved model's spec."""
     sources = {file: text}
     module = parse(text, file)
     sink = DiagnosticSink()
-    elaborator = Elaborator(sink, sources, params or {}, input_shape)
+    elaborator = Elaborator(sink, sources, params or {}, input_shape, files, origin)
     try:
         graph = elaborator.run(module)
     except Fatal:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from archlang.atomic import OutputIsInput, write_atomically
+from archlang.core.atomic import OutputIsInput, write_atomically
 from conftest import ROOT, run_cli, write
 
 SPEC = "input 8x8x3\nconv 3x3 x4\n"
@@ -132,7 +132,7 @@ def test_a_missing_folder_names_no_temporary_path(tmp_path: Path) -> None:
 def test_sigterm_while_writing_leaves_no_temporary_file(tmp_path: Path) -> None:
     program = (
         "import os, sys, time\n"
-        "import archlang.atomic as a\n"
+        "import archlang.core.atomic as a\n"
         "def slow(fd):\n"
         "    print('writing', flush=True)\n"
         "    time.sleep(30)\n"
@@ -154,7 +154,7 @@ def test_an_error_while_writing_leaves_the_old_file(tmp_path: Path, monkeypatch:
     def broken(fd: int) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("archlang.atomic.os.fsync", broken)
+    monkeypatch.setattr("archlang.core.atomic.os.fsync", broken)
     with pytest.raises(OSError):
         write_atomically(target, "new")
     assert target.read_text() == "old" and _temporaries(tmp_path) == []

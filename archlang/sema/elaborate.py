@@ -3,6 +3,7 @@ combinators are :mod:`archlang.chains`'s; independent mistakes are all reported.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from ..lang import syntax as s
@@ -19,8 +20,13 @@ from .scope import UNKNOWN, Env, Known, Poison, Tensor, suggest
 
 class Elaborator(ChainBuilder):
     def __init__(self, sink: DiagnosticSink, sources: dict[str, str], overrides: dict[str, float],
-                 input_shape: tuple[int, ...] | None = None):
+                 input_shape: tuple[int, ...] | None = None, files: dict[str, str] | None = None,
+                 origin: str | None = None):
         super().__init__(sink, sources)
+        # A saved model is re-analysed from the files stored in it, never from the disk
+        self.files = files
+        self.origin = origin
+        self.locations: dict[str, Path] = {}  # file name as shown -> where it lies
         self.overrides = dict(overrides)
         self.input_shape = input_shape  # `--input` replaces the spec's own
         self.loading: list[Path] = []  # the `use` stack, for cycles
@@ -31,7 +37,10 @@ class Elaborator(ChainBuilder):
         g.file = module.file
         g.name = "network" if module.file.startswith("<") else Path(module.file).stem
         env = Env(module.file)
-        self.loading.append(_resolved(module.file))
+        root = Path(self.origin) if self.origin else _resolved(module.file)
+        self.locations[module.file] = root
+        g.origin = str(root)
+        self.loading.append(root)
         self.declare(module, env)
         self.header(module, env)
         result = self.statements(module.statements, env, top=True)
@@ -95,7 +104,7 @@ class Elaborator(ChainBuilder):
 
     def use(self, st: s.Use, env: Env) -> None:
         try:
-            path = (_resolved(st.span.file).parent / st.path).resolve()
+            path = self.locate(st)
         except (OSError, RuntimeError, ValueError) as exc:  # a symlink loop, a NUL byte
             reason = "the path contains a NUL byte" if "\0" in st.path else (
                 "a symbolic link loop" if isinstance(exc, RuntimeError) else str(exc).lower())
@@ -113,13 +122,25 @@ class Elaborator(ChainBuilder):
         for name, value in library.consts.items():
             env.consts.setdefault(name, value)
 
+    def locate(self, st: s.Use) -> Path:
+        """The file a `use` names, relative to the file it is written in."""
+        here = self.locations.get(st.span.file) or _resolved(st.span.file)
+        if self.files is not None:  # stored files: no disk, so no symlinks to follow
+            return Path(os.path.normpath(here.parent / st.path))
+        return (here.parent / st.path).resolve()
+
     def load_library(self, path: Path, st: s.Use) -> Env | None:
         try:
-            text = read_spec_file(path)
+            text = read_spec_file(path) if self.files is None else self.files[str(path)]
         except SpecReadError as exc:
             self.sink.error(f"cannot read `{st.path}`: {exc.reason}", st.span, exc.help)
             return None
+        except KeyError:
+            self.sink.error(f"`{st.path}` is not among the files stored with the model", st.span)
+            return None
         name = _display(path)
+        self.locations[name] = path
+        self.graph.files[str(path)] = text
         self.sources[name] = text
         try:
             module = parse(text, name)
