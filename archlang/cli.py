@@ -55,6 +55,29 @@ def _define(text: str) -> tuple[str, float]:
     return name.strip(), number
 
 
+MAX_PHI = 20  # EfficientNet goes to 7; each step about doubles the multiplies
+
+
+def _phi(text: str) -> int:
+    try:
+        phi = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got `{text}`") from None
+    if not 0 <= phi <= MAX_PHI:
+        raise argparse.ArgumentTypeError(f"expected 0 to {MAX_PHI}, got {phi}")
+    return phi
+
+
+def _base(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got `{text}`") from None
+    if not (math.isfinite(value) and 0 < value <= 10):
+        raise argparse.ArgumentTypeError(f"expected a number above 0 and at most 10, got `{text}`")
+    return value
+
+
 def _shape(text: str) -> tuple[int, ...]:
     try:
         dims = tuple(int(d) for d in text.lower().split("x"))
@@ -106,10 +129,10 @@ def parser() -> argparse.ArgumentParser:
 
     scale = sub.add_parser("scale", help="EfficientNet compound scaling of a spec with depth, width and res")
     _common(scale)
-    scale.add_argument("--phi", type=int, required=True, help="largest compound coefficient")
-    scale.add_argument("--alpha", type=float, default=1.2, help="depth base (default 1.2)")
-    scale.add_argument("--beta", type=float, default=1.1, help="width base (default 1.1)")
-    scale.add_argument("--gamma", type=float, default=1.15, help="resolution base (default 1.15)")
+    scale.add_argument("--phi", type=_phi, required=True, help=f"largest compound coefficient (0 to {MAX_PHI})")
+    scale.add_argument("--alpha", type=_base, default=1.2, help="depth base (default 1.2)")
+    scale.add_argument("--beta", type=_base, default=1.1, help="width base (default 1.1)")
+    scale.add_argument("--gamma", type=_base, default=1.15, help="resolution base (default 1.15)")
 
     sub.add_parser("ops", help="list the ops and what they take")
 
@@ -227,8 +250,6 @@ def cmd_scale(args: argparse.Namespace) -> ExitCode:
     from .emit.formats import scaling_table
     from .scaling import compound_from
 
-    if args.phi < 0:
-        raise CommandError("--phi must be 0 or more")
     steps = compound_from(_load(args), args.file, args.phi, args.alpha, args.beta, args.gamma,
                           dict(args.defines), args.input)
     sys.stdout.write(scaling_table(steps, args.alpha, args.beta, args.gamma))
@@ -365,9 +386,12 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], ExitCode]] = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    _escape_unencodable_output()
     args = parser().parse_args(argv)
     try:
-        return int(COMMANDS[args.command](args))
+        status = int(COMMANDS[args.command](args))
+        sys.stdout.flush()  # a full disk or a closed pipe shows here, not at exit
+        return status
     except ArchError as exc:
         rendered = exc.render()
         if sys.stderr.isatty():  # colours only for a person; Pygments is not imported otherwise
@@ -385,7 +409,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `archlang check big.arch | head`
+        _silence_stdout()
         return int(ExitCode.OK)
+    except OSError as exc:  # standard output on a full disk, a closed descriptor
+        _silence_stdout()
+        print(f"error: cannot write the output: {_reason(exc)}", file=sys.stderr)
+        return int(ExitCode.USAGE)
+
+
+def _escape_unencodable_output() -> None:
+    """File names that are not UTF-8 (undecodable bytes) are printed escaped, not as a crash."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):
+                pass
+
+
+def _silence_stdout() -> None:
+    """Point standard output at nothing, so that flushing it again at exit cannot fail."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

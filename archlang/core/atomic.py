@@ -33,7 +33,8 @@ class OutputIsInput(OSError):
 def write_atomically(path: str | os.PathLike, data: str | bytes, inputs: Iterable[str | os.PathLike] = ()) -> None:
     """Write ``data`` to ``path`` as described in this module's docstring. ``inputs`` are the
     files the command read: writing over one of them raises :class:`OutputIsInput`."""
-    payload = data.encode("utf-8") if isinstance(data, str) else data
+    # backslashreplace: a name from an undecodable file name is written escaped, not refused
+    payload = data.encode("utf-8", "backslashreplace") if isinstance(data, str) else data
     target = os.path.realpath(os.fspath(path))  # a symlink's target, so the link survives
     try:
         existing: os.stat_result | None = os.stat(target)
