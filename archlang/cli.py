@@ -280,6 +280,12 @@ def _run_model(compiled: Compiled, args: argparse.Namespace) -> ExitCode:
     from .emit.build import verify_model
     from .emit.weights import load_weights, save_model
 
+    if args.verify:
+        try:
+            torch.device(args.device)
+        except (RuntimeError, ValueError, TypeError):
+            raise CommandError(f"`--device {args.device}` is not a device PyTorch knows\n"
+                               "help: write `cpu`, `cuda`, `cuda:1`, `mps`, ...") from None
     if args.verify and args.device.startswith("cuda") and not torch.cuda.is_available():
         raise CommandError("`--device cuda` but PyTorch sees no CUDA device")
     try:
