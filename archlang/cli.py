@@ -119,6 +119,8 @@ def parser() -> argparse.ArgumentParser:
     comp.add_argument("--weights", metavar="CKPT", help="copy a state dict into the model by order and shape")
     comp.add_argument("--skip", action="append", default=[], metavar="PREFIX",
                       help="with --weights: leave modules with this name prefix fresh (repeatable)")
+    comp.add_argument("--strict", action="store_true",
+                      help="with --weights: exit 1 unless every tensor is filled and every checkpoint tensor used")
     comp.add_argument("--save", metavar="model.pt", help="save the compiled model with its weights")
 
     rend = sub.add_parser("render", help="draw the network with Graphviz")
@@ -260,6 +262,8 @@ def cmd_compile(args: argparse.Namespace) -> ExitCode:
     from .core.atomic import write_atomically
     from .emit.build import compile_graph
 
+    if (args.skip or args.strict) and not args.weights:
+        raise CommandError(f"`{'--skip' if args.skip else '--strict'}` applies to `--weights`, which is not given")
     graph = _load(args)
     compiled = compile_graph(graph)
     status = ExitCode.OK
@@ -278,7 +282,7 @@ def _run_model(compiled: Compiled, args: argparse.Namespace) -> ExitCode:
     import torch
 
     from .emit.build import verify_model
-    from .emit.weights import load_weights, save_model
+    from .emit.weights import load_weights, matches_nothing, save_model
 
     if args.verify:
         try:
@@ -296,6 +300,13 @@ def _run_model(compiled: Compiled, args: argparse.Namespace) -> ExitCode:
             except (OSError, RuntimeError, TypeError, ValueError) as exc:
                 raise CommandError(f"cannot read weights from `{args.weights}`: {exc}") from None
             print(report.summary(), file=sys.stderr)
+            for prefix in matches_nothing(args.skip, model.state_dict()):
+                print(f"warning: `--skip {prefix}` matches no module of the model", file=sys.stderr)
+            if args.strict and not report.complete:
+                raise CommandError("`--strict`: the checkpoint does not fill the model exactly; nothing was saved",
+                                   ExitCode.SPEC)
+            if not args.save:
+                print("note: the loaded weights were not saved: add `--save model.pt` to keep them", file=sys.stderr)
         status = ExitCode.OK
         if args.verify:
             result = verify_model(compiled, model, args.device)

@@ -30,14 +30,52 @@ class WeightReport:
         return not self.missing and not self.unused
 
     def summary(self) -> str:
+        """What happened, one line per group of tensors (a module), so that even a report on
+        hundreds of tensors reads at a glance."""
         lines = [f"copied {len(self.copied)} tensors"]
         if self.skipped:
-            lines.append(f"left {len(self.skipped)} fresh on purpose: {', '.join(self.skipped)}")
+            lines.append(f"left {len(self.skipped)} fresh on purpose: {_grouped_inline(self.skipped)}")
         if self.missing:
-            lines.append(f"found nothing for {len(self.missing)}: {', '.join(self.missing)}")
+            lines.append(f"found nothing for {len(self.missing)}:")
+            lines += _grouped_lines(self.missing)
         if self.unused:
-            lines.append(f"could not place {len(self.unused)} from the checkpoint: {', '.join(self.unused)}")
+            lines.append(f"could not place {len(self.unused)} from the checkpoint:")
+            lines += _grouped_lines(self.unused)
         return "\n".join(lines)
+
+
+MAX_REPORT_GROUPS = 20
+
+
+def _groups(keys: list[str]) -> dict[str, list[str]]:
+    groups: dict[str, list[str]] = {}
+    for key in keys:
+        module, _, suffix = key.rpartition(".")
+        groups.setdefault(module or suffix, []).append(suffix if module else "")
+    return groups
+
+
+def _grouped_lines(keys: list[str]) -> list[str]:
+    groups = list(_groups(keys).items())
+    lines = [f"  {module}: {', '.join(s for s in suffixes if s)}".rstrip(": ") for module, suffixes in
+             groups[:MAX_REPORT_GROUPS]]
+    if len(groups) > MAX_REPORT_GROUPS:
+        rest = sum(len(s) for _, s in groups[MAX_REPORT_GROUPS:])
+        lines.append(f"  ... and {rest} more in {len(groups) - MAX_REPORT_GROUPS} more modules")
+    return lines
+
+
+def _grouped_inline(keys: list[str]) -> str:
+    groups = _groups(keys)
+    shown = [f"{m} ({', '.join(s for s in suffixes if s)})" for m, suffixes in list(groups.items())[:MAX_REPORT_GROUPS]]
+    more = f" and {len(groups) - MAX_REPORT_GROUPS} more modules" if len(groups) > MAX_REPORT_GROUPS else ""
+    return ", ".join(shown) + more
+
+
+def matches_nothing(prefixes: Iterable[str], keys: Iterable[str]) -> list[str]:
+    """The ``skip`` prefixes that name no module among ``keys``."""
+    keys = list(keys)
+    return [p for p in prefixes if not any(_skipped(k, (p,)) for k in keys)]
 
 
 def read_state_dict(checkpoint: Any) -> Mapping[str, torch.Tensor]:
