@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 from .sema.elaborate import Elaborator
-from .core.errors import ArchError, Diagnostic, DiagnosticSink, Severity
+from .core.errors import ArchError, Diagnostic, DiagnosticSink, Severity, Span
 from .core.ir import Graph
 from .core.reading import SpecReadError, read_spec_file, read_stdin
 from .lang.parser import parse
@@ -62,13 +62,28 @@ def analyse(text: str, file: str = "<spec>", params: dict[str, float] | None = N
     except Fatal:
         graph = elaborator.graph
     except RecursionError:
-        sink.error("the spec nests blocks or expressions too deeply to analyse", None)
+        sink.error("the spec nests blocks or expressions too deeply to analyse",
+                   elaborator.innermost_call or Span(file, 1, 1, 1, 2),
+                   "flatten the nesting: a chain of blocks can be written one after the other")
         graph = elaborator.graph
-    unique = list(dict.fromkeys(sink.items))  # a block's mistake is reported once, not per call
+    # a block's mistake is reported once (with its first call), not once per call
+    unique = _first_of_each(sink.items)
     if any(d.is_error for d in unique):
         raise ArchError(unique, sources)
     graph.warnings = unique
     return graph
+
+
+def _first_of_each(items: list[Diagnostic]) -> list[Diagnostic]:
+    """Diagnostics without repeats; of one mistake, the first report (and its call notes)."""
+    seen: set[tuple] = set()
+    unique = []
+    for d in items:
+        key = (d.severity, d.message, d.span, d.help)
+        if key not in seen:
+            seen.add(key)
+            unique.append(d)
+    return unique
 
 
 def load(spec: Spec, params: dict[str, float] | None = None,

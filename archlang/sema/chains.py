@@ -4,6 +4,7 @@ made (a block's body may depend on the shape flowing into it). Statements and fi
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Callable
 
 from ..lang import syntax as s
@@ -40,6 +41,7 @@ class ChainBuilder:
         self.trainable = True
         self.calls: list[str] = []  # the block call stack, for recursion
         self.steps = 0  # chain items run, layers or not: bounds loops that make no layer
+        self.innermost_call: Span | None = None  # where a too-deep nesting of calls is reported
 
     def statements(self, stmts: tuple[s.Statement, ...], env: Env, top: bool) -> Tensor | None:
         raise NotImplementedError
@@ -126,6 +128,10 @@ class ChainBuilder:
                                      f"write `{name}(...)`")
         if has_args and name in env.tensors:
             return self.numbers.fail(f"`{name}` is a tensor and takes no arguments", span)
+        if any(name in outer.tensors for outer in env._lexical()[1:]):
+            return self.numbers.fail(f"tensor `{name}` is bound outside this block", span,
+                                     "a block sees the numbers and blocks around it, not tensors: bring the "
+                                     "tensor in as the block's input (`t -> block(...)`)")
         hint = suggest(name, known_names() + list(COMBINATORS) + env.names())
         return self.numbers.fail(f"unknown op or name `{name}`", span,
                                  hint or "see `archlang ops` for the list of ops")
@@ -149,6 +155,11 @@ class ChainBuilder:
         return self.commit(node)
 
     def if_chain(self, e: s.IfElse, env: Env, cur: Tensor | None) -> Known:
+        orelse = e.orelse
+        if isinstance(orelse, s.Seq) and isinstance(orelse.items[0], s.Layer) and orelse.items[0].name == "identity" \
+                and not orelse.items[0].args:
+            self.sink.warning("the chain after `else identity` belongs to the `else` branch, not to both",
+                              e.span, "to apply it to both branches, write `(if ... else identity) -> ...`")
         return self.chain(e.then if self.numbers.eval(e.cond, env) else e.orelse, env, cur)
 
     def repeat(self, e: s.BinOp, env: Env, cur: Tensor | None) -> Known:
@@ -243,21 +254,25 @@ class ChainBuilder:
         if key in self.calls:
             cycle = [k.rsplit(":", 1)[1] for k in self.calls[self.calls.index(key):]] + [block.name]
             how = "" if len(cycle) == 2 else f" (through {' -> '.join(f'`{c}`' for c in cycle)})"
-            raise self.numbers.fail(f"block `{block.name}` calls itself{how}", name_span,
-                                    "blocks cannot be recursive; repeat a chain with `(...) * N`")
+            self.sink.error(f"block `{block.name}` calls itself{how}", name_span,
+                            "blocks cannot be recursive; repeat a chain with `(...) * N`", code="recursion")
+            raise Poison()
         cur = self.need(cur, span)
         self.tick(span, len(self.scopes.frames))  # a call's bookkeeping grows with the nesting depth
+        self.innermost_call = span
         local = Env(home.file, parent=home, in_tensor=cur, current=cur)
         self.bind_block_args(block, args, span, env, local)
         text = self.text(span) if all(isinstance(a.value, s.Number) for a in args) else (
             f"{block.name}({', '.join(f'{p.name}={_number_text(local.consts[p.name])}' for p in block.params)})")
         self.scopes.push(Frame(self.scopes.next_name(block.name), FrameKind.BLOCK, text, span.line))
         self.calls.append(key)
+        mark = len(self.sink.items)
         try:
             result = self.statements(block.body, local, top=False)
         finally:
             self.calls.pop()
             frame = self.scopes.pop()
+            self.note_call(mark, span)
         if result is None:
             raise self.numbers.fail(f"block `{block.name}` has no chain to return", block.name_span)
         if not isinstance(result, Known):
@@ -265,6 +280,14 @@ class ChainBuilder:
         path, depth = self.scopes.path(frame.name), self.scopes.block_depth + 1
         self.graph.blocks.append(BlockInstance(path, frame.text, span.line, depth, result.node))
         return result
+
+    def note_call(self, mark: int, span: Span) -> None:
+        """Errors found in a block's body since ``mark`` also name the call that ran it."""
+        note = f"in call to `{self.text(span)}` at {span.file}:{span.line}:{span.col}"
+        items = self.sink.items
+        for i in range(mark, len(items)):
+            if items[i].is_error and items[i].span is not None and items[i].code != "recursion":
+                items[i] = replace(items[i], notes=items[i].notes + (note,))
 
     def bind_block_args(self, block: s.BlockDef, args: tuple[s.Argument, ...], span: Span,
                         caller: Env, local: Env) -> None:
