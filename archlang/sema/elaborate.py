@@ -4,6 +4,7 @@ combinators are :mod:`archlang.chains`'s; independent mistakes are all reported.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from ..lang import syntax as s
@@ -47,6 +48,9 @@ class Elaborator(ChainBuilder):
         if not g.nodes and not self.sink.has_errors:
             self.sink.error("the spec has no `input`", Span(module.file, 1, 1, 1, 2),
                             "add a line such as `input 32x32x3` (or `input 784` for a vector)")
+        elif len(g.nodes) == 1 and not self.sink.has_errors:
+            self.sink.error("the network has no layers", g.nodes[0].span,
+                            "write a chain after `input`, e.g. `conv 3x3 x16 -> relu`")
         elif result is None and not self.sink.has_errors:
             self.sink.error("the spec has no layers", Span(module.file, 1, 1, 1, 2),
                             "write a chain after `input`, e.g. `conv 3x3 x16 -> relu`")
@@ -144,8 +148,11 @@ class Elaborator(ChainBuilder):
         self.sources[name] = text
         try:
             module = parse(text, name)
-        except ArchError as exc:
-            self.sink.items.extend(exc.diagnostics)
+        except ArchError as exc:  # only the first: the file may be anything, and is echoed line by line
+            first = exc.diagnostics[0]
+            more = len(exc.diagnostics) - 1
+            self.sink.items.append(replace(first, notes=first.notes + (
+                f"{more} more error{'s' if more > 1 else ''} in `{st.path}` not shown",) if more else first.notes))
             return None
         library = Env(name)
         self.loading.append(path)
@@ -195,6 +202,10 @@ class Elaborator(ChainBuilder):
             self.sink.error(f"`input` is HxWxC or N, but has {len(dims)} sizes", st.span,
                             "write e.g. `input 224x224x3`; a grey image is `28x28x1`")
             return UNKNOWN
+        if _looks_channel_first(dims):
+            h, w, c = dims
+            self.sink.warning(f"`input {h}x{w}x{c}` looks channel-first, but archlang reads HxWxC "
+                              "(channels last)", st.span, f"for {h} channels of {w}x{c}, write `input {w}x{c}x{h}`")
         node = Node(0, INPUT, (), {}, "input", (), self.text(st.span), st.span, shape=dims)
         self.graph.nodes.append(node)
         return Known(0, dims)
@@ -220,6 +231,11 @@ class Elaborator(ChainBuilder):
         if len(made) == 1:  # a one-layer binding names its module directly
             made[0].name = self.scopes.rename(made[0].name, self.scopes.path(frame.name))
         return result
+
+
+def _looks_channel_first(dims: tuple[int, ...]) -> bool:
+    """`3x224x224`: a first size that looks like a few channels, the last like a spatial size."""
+    return len(dims) == 3 and dims[0] <= 4 and dims[1] >= 8 and dims[2] >= 8
 
 
 def _display(path: Path) -> str:
