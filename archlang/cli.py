@@ -55,6 +55,19 @@ def _define(text: str) -> tuple[str, float]:
     return name.strip(), number
 
 
+def _at_least(least: int) -> Callable[[str], int]:
+    def whole(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got `{text}`") from None
+        if value < least:
+            raise argparse.ArgumentTypeError(f"expected {least} or more, got {value}")
+        return value
+
+    return whole
+
+
 MAX_PHI = 20  # EfficientNet goes to 7; each step about doubles the multiplies
 
 
@@ -107,8 +120,8 @@ def parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="print every layer's shape, parameters and multiplies")
     _common(check)
     check.add_argument("--format", choices=[str(f) for f in FORMATS], default=str(FORMATS[0]))
-    check.add_argument("--depth", type=int, metavar="N", help="fold block instances deeper than N")
-    check.add_argument("--width", type=int, metavar="COLUMNS", help="table width (default: the terminal's)")
+    check.add_argument("--depth", type=_at_least(0), metavar="N", help="fold block instances deeper than N")
+    check.add_argument("--width", type=_at_least(1), metavar="COLUMNS", help="table width (default: the terminal's)")
     check.add_argument("--watch", action="store_true", help="check again each time the file is saved")
 
     comp = sub.add_parser("compile", help="generate a PyTorch model")
@@ -126,7 +139,7 @@ def parser() -> argparse.ArgumentParser:
     rend = sub.add_parser("render", help="draw the network with Graphviz")
     _common(rend)
     rend.add_argument("-o", "--output", required=True, metavar="OUT", help="out.svg, .png, .pdf or .dot")
-    rend.add_argument("--depth", type=int, metavar="N", help="fold block instances deeper than N into one node")
+    rend.add_argument("--depth", type=_at_least(0), metavar="N", help="fold block instances deeper than N into one node")
     rend.add_argument("--direction", choices=DIRECTIONS, default=DIRECTIONS[0])
 
     scale = sub.add_parser("scale", help="EfficientNet compound scaling of a spec with depth, width and res")
@@ -262,6 +275,9 @@ def cmd_compile(args: argparse.Namespace) -> ExitCode:
     from .core.atomic import write_atomically
     from .emit.build import compile_graph
 
+    if args.weights and os.path.exists(args.weights) and not os.path.isfile(args.weights):
+        # checked before torch loads: a FIFO would block the read, a device never end it
+        raise CommandError(f"cannot read weights from `{args.weights}`: it is not a regular file")
     if (args.skip or args.strict) and not args.weights:
         raise CommandError(f"`{'--skip' if args.skip else '--strict'}` applies to `--weights`, which is not given")
     graph = _load(args)
@@ -298,7 +314,7 @@ def _run_model(compiled: Compiled, args: argparse.Namespace) -> ExitCode:
             try:
                 report = load_weights(model, args.weights, skip=args.skip)
             except (OSError, RuntimeError, TypeError, ValueError) as exc:
-                raise CommandError(f"cannot read weights from `{args.weights}`: {exc}") from None
+                raise CommandError(f"cannot read weights from `{args.weights}`: {_reason(exc)}") from None
             print(report.summary(), file=sys.stderr)
             for prefix in matches_nothing(args.skip, model.state_dict()):
                 print(f"warning: `--skip {prefix}` matches no module of the model", file=sys.stderr)

@@ -4,7 +4,6 @@ so the generated file and the in-memory model cannot drift apart."""
 
 from __future__ import annotations
 
-import functools
 import keyword
 import re
 from dataclasses import dataclass
@@ -22,7 +21,6 @@ _ARCHLANG_ATTRIBUTES = frozenset({"archlang_graph", "archlang_source", "FROZEN_N
 _CLASS_RESERVED = frozenset({"Module", "Tensor", "torch", "nn"})
 
 
-@functools.lru_cache(maxsize=1)
 def module_reserved() -> frozenset[str]:
     """Names a module attribute cannot take: everything ``nn.Module`` defines (methods such as
     ``to_empty`` or ``register_forward_hook``, and the attributes an instance sets in

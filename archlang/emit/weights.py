@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
@@ -105,6 +106,8 @@ def _tensors(state: Mapping[Any, Any]) -> dict[str, torch.Tensor]:
 def read_checkpoint(path: str | os.PathLike) -> Any:
     """``torch.load`` with tensors and plain data only (``weights_only``); a file that is not a
     readable checkpoint raises :class:`ValueError` with the reason, whatever failed inside."""
+    if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block, a device never end
+        raise ValueError(f"`{os.fspath(path)}` is not a regular file")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except OSError:
