@@ -5,15 +5,14 @@ and with every file the user did not name as an output left as it was."""
 from __future__ import annotations
 
 import hashlib
-import io
+import importlib.util
+import json
 import os
 import re
 import resource
-import signal
 import stat
 import subprocess
 import sys
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Any, Callable
 
@@ -21,17 +20,12 @@ import pytest
 
 from conftest import ROOT
 from hostile.corpus import CASES, Case, Special
+from hostile.worker import CPU_SECONDS, CPU_SECONDS_TORCH
 
-CPU_SECONDS = 10  # per case; a case that needs more is a hang or a missing bound
-CPU_SECONDS_TORCH = 30
 MEMORY = 2 << 30  # address space of an isolated `check`
-MEMORY_TORCH = 12 << 30  # torch maps much address space it never touches
+MEMORY_TORCH = 6 << 30  # torch maps much address space it never touches
 WALL_SECONDS = 60  # a blocked read uses no CPU: the wall clock catches it
 LOCATED = re.compile(r"^\S+:\d+:\d+: (error|warning): ", re.MULTILINE)
-
-
-class CpuTimeExceeded(Exception):
-    """The in-process CPU timer fired."""
 
 
 def _make(folder: Path, name: str, content: Any) -> None:
@@ -76,30 +70,51 @@ def _args(case: Case, folder: Path) -> list[str]:
     return [a.replace("{d}", str(folder)) for a in case.args]
 
 
-def _run_in_process(case: Case, folder: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[int, str, str]:
-    from archlang.cli import main
+BATCH_CPU_SECONDS = 300  # the whole in-process batch; each case also has its own CPU timer
 
-    for key, value in case.env.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setattr(sys, "stdin", io.StringIO(case.stdin or ""))
-    out, err = io.StringIO(), io.StringIO()
 
-    def expire(signum: int, frame: Any) -> None:
-        raise CpuTimeExceeded(f"more than {limit} CPU-seconds")
+def _batch_limits() -> None:
+    resource.setrlimit(resource.RLIMIT_CPU, (BATCH_CPU_SECONDS, BATCH_CPU_SECONDS + 1))
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_TORCH, MEMORY_TORCH))
 
-    limit = CPU_SECONDS_TORCH if case.torch else CPU_SECONDS
-    previous = signal.signal(signal.SIGVTALRM, expire)
-    signal.setitimer(signal.ITIMER_VIRTUAL, limit)  # counts this process's CPU time, not the wall
-    try:
-        with redirect_stdout(out), redirect_stderr(err):
-            try:
-                status = main(_args(case, folder))
-            except SystemExit as exc:  # argparse
-                status = int(exc.code or 0)
-    finally:
-        signal.setitimer(signal.ITIMER_VIRTUAL, 0)
-        signal.signal(signal.SIGVTALRM, previous)
-    return status, out.getvalue(), err.getvalue()
+
+def _run_batch(jobs: list[tuple[int, str]]) -> dict[int, tuple[int, str, str]]:
+    """Cases in one worker process under memory and CPU limits; a case that kills the worker
+    leaves the rest unanswered, and those are run again one per worker, so that only the case
+    at fault is reported."""
+    if not jobs:
+        return {}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])}
+    result = subprocess.run([sys.executable, "-m", "hostile.worker"], input=json.dumps(jobs), text=True,
+                            capture_output=True, env=env, cwd=ROOT, timeout=BATCH_CPU_SECONDS * 2,
+                            preexec_fn=_batch_limits)
+    answers: dict[int, tuple[int, str, str]] = {}
+    for line in result.stdout.splitlines():
+        item = json.loads(line)
+        answers[item["index"]] = (item["status"], item["out"], item["err"])
+    missing = [job for job in jobs if job[0] not in answers]
+    if missing and len(jobs) == 1:
+        answers[jobs[0][0]] = (result.returncode, "", f"the worker died: {result.stderr[-3000:]}")
+    elif missing:
+        for job in missing:
+            answers.update(_run_batch([job]))
+    return answers
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory: pytest.TempPathFactory) -> dict[int, tuple[Path, dict, tuple[int, str, str]]]:
+    """Every case that is not isolated, prepared and run in one worker process."""
+    prepared: dict[int, tuple[Path, dict]] = {}
+    for index, case in enumerate(CASES):
+        if case.isolated or (case.torch and importlib.util.find_spec("torch") is None):
+            continue
+        folder = tmp_path_factory.mktemp("case") / "case"
+        folder.mkdir()
+        for name, content in case.files.items():
+            _make(folder, name, content)
+        prepared[index] = (folder, _snapshot(folder))
+    answers = _run_batch([(index, str(folder)) for index, (folder, _) in prepared.items()])
+    return {index: (folder, before, answers[index]) for index, (folder, before) in prepared.items()}
 
 
 def _limits(case: Case) -> Callable[[], None]:
@@ -137,19 +152,20 @@ def _run_isolated(case: Case, folder: Path) -> tuple[int, str, str]:
     return result.returncode, out, result.stderr.decode(errors="replace")
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_hostile_case(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("index", range(len(CASES)), ids=[c.name for c in CASES])
+def test_hostile_case(index: int, tmp_path: Path, batch: dict) -> None:
+    case = CASES[index]
     if case.torch:
         pytest.importorskip("torch")
-    folder = tmp_path / "case"
-    folder.mkdir()
-    for name, content in case.files.items():
-        _make(folder, name, content)
-    before = _snapshot(folder)
     if case.isolated:
+        folder = tmp_path / "case"
+        folder.mkdir()
+        for name, content in case.files.items():
+            _make(folder, name, content)
+        before = _snapshot(folder)
         status, out, err = _run_isolated(case, folder)
     else:
-        status, out, err = _run_in_process(case, folder, monkeypatch)
+        folder, before, (status, out, err) = batch[index]
     shown = f"status {status}\n--- stdout\n{out[-2000:]}\n--- stderr\n{err[-3000:]}"
     assert "Traceback" not in err and "Traceback" not in out, shown
     assert status == case.status, shown
