@@ -10,7 +10,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from archlang.codegen import class_name, module_reserved  # noqa: E402
+from archlang.emit.codegen import class_name, module_reserved  # noqa: E402
 from conftest import run_cli, write  # noqa: E402
 
 NAMES = ["to_empty", "register_forward_hook", "archlang_graph", "archlang_source", "training", "forward",
