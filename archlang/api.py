@@ -4,11 +4,11 @@ the backends and the commands build on this."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from .sema.elaborate import Elaborator
-from .core.errors import ArchError, Diagnostic, DiagnosticSink, Severity
+from .core.errors import ArchError, Diagnostic, DiagnosticSink, Severity, Span
 from .core.ir import Graph
+from .core.reading import SpecReadError, read_spec_file, read_stdin
 from .lang.parser import parse
 from .sema.scope import Fatal
 
@@ -24,20 +24,22 @@ def is_path(spec: Spec) -> bool:
 
 
 def read_file(path: Spec) -> tuple[str, str]:
-    """``(text, file name)``; an unreadable or non-UTF-8 file is an :class:`ArchError` (exit 2).
-    ``-`` reads standard input."""
-    if str(path) == "-":
-        import sys
-
-        return sys.stdin.read(), "<stdin>"
+    """``(text, file name)``; an unreadable, non-regular, oversized or non-UTF-8 file is an
+    :class:`ArchError` (exit 2). ``-`` reads standard input."""
     try:
-        return Path(path).read_text(encoding="utf-8"), str(path)
-    except UnicodeDecodeError:
-        raise ArchError([Diagnostic(Severity.ERROR, f"cannot read `{path}`: it is not UTF-8 text", None,
-                                    code="file")]) from None
-    except OSError as exc:
-        reason = (exc.strerror or str(exc)).lower()
-        raise ArchError([Diagnostic(Severity.ERROR, f"cannot read `{path}`: {reason}", None, code="file")]) from None
+        if str(path) == "-":
+            return read_stdin(), "<stdin>"
+        return read_spec_file(path), str(path)
+    except SpecReadError as exc:
+        raise ArchError([Diagnostic(Severity.ERROR, f"cannot read `{_shown(path)}`: {exc.reason}", None,
+                                    help=exc.help, code="file")]) from None
+
+
+def _shown(path: Spec) -> str:
+    """A file name as it can be printed: undecodable bytes and control characters escaped."""
+    from .core.errors import printable
+
+    return printable(os.fsdecode(path) if isinstance(path, bytes) else str(path))
 
 
 def read_spec(spec: Spec) -> tuple[str, str]:
@@ -46,25 +48,42 @@ def read_spec(spec: Spec) -> tuple[str, str]:
 
 
 def analyse(text: str, file: str = "<spec>", params: dict[str, float] | None = None,
-            input_shape: tuple[int, ...] | None = None) -> Graph:
+            input_shape: tuple[int, ...] | None = None, *, files: dict[str, str] | None = None,
+            origin: str | None = None) -> Graph:
     """Parse and analyse a spec's text; raises :class:`ArchError` with every error found.
-    ``input_shape`` replaces the spec's ``input``."""
+    ``input_shape`` replaces the spec's ``input``. ``files`` (absolute path -> text) replaces
+    the disk for `use`, with ``origin`` the main file's absolute path: a saved model's spec."""
     sources = {file: text}
     module = parse(text, file)
     sink = DiagnosticSink()
-    elaborator = Elaborator(sink, sources, params or {}, input_shape)
+    elaborator = Elaborator(sink, sources, params or {}, input_shape, files, origin)
     try:
         graph = elaborator.run(module)
     except Fatal:
         graph = elaborator.graph
     except RecursionError:
-        sink.error("the spec nests blocks or expressions too deeply to analyse", None)
+        sink.error("the spec nests blocks or expressions too deeply to analyse",
+                   elaborator.innermost_call or Span(file, 1, 1, 1, 2),
+                   "flatten the nesting: a chain of blocks can be written one after the other")
         graph = elaborator.graph
-    unique = list(dict.fromkeys(sink.items))  # a block's mistake is reported once, not per call
+    # a block's mistake is reported once (with its first call), not once per call
+    unique = _first_of_each(sink.items)
     if any(d.is_error for d in unique):
         raise ArchError(unique, sources)
     graph.warnings = unique
     return graph
+
+
+def _first_of_each(items: list[Diagnostic]) -> list[Diagnostic]:
+    """Diagnostics without repeats; of one mistake, the first report (and its call notes)."""
+    seen: set[tuple] = set()
+    unique = []
+    for d in items:
+        key = (d.severity, d.message, d.span, d.help)
+        if key not in seen:
+            seen.add(key)
+            unique.append(d)
+    return unique
 
 
 def load(spec: Spec, params: dict[str, float] | None = None,

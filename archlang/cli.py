@@ -6,6 +6,7 @@ are libraries with no argparse in them. Exit statuses are :class:`~archlang.core
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from contextlib import contextmanager
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 from .core import VERSION
 from .core.errors import ArchError, ExitCode, print_diagnostics
 from .core.extras import require_torch
+from .core.limits import MAX_NUMBER
 from .emit.dot import DIRECTIONS
 from .emit.formats import FORMATS
 
@@ -46,9 +48,48 @@ def _define(text: str) -> tuple[str, float]:
     if not sep or not name.strip().isidentifier():
         raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got `{text}`")
     try:
-        return name.strip(), _number(value.strip())
+        number = _number(value.strip())
     except ValueError:
         raise argparse.ArgumentTypeError(f"`{value}` is not a number") from None
+    if not math.isfinite(number) or abs(number) > MAX_NUMBER:
+        raise argparse.ArgumentTypeError(f"`{value}` is not a finite number of at most {MAX_NUMBER:.0e}")
+    return name.strip(), number
+
+
+def _at_least(least: int) -> Callable[[str], int]:
+    def whole(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got `{text}`") from None
+        if value < least:
+            raise argparse.ArgumentTypeError(f"expected {least} or more, got {value}")
+        return value
+
+    return whole
+
+
+MAX_PHI = 20  # EfficientNet goes to 7; each step about doubles the multiplies
+
+
+def _phi(text: str) -> int:
+    try:
+        phi = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got `{text}`") from None
+    if not 0 <= phi <= MAX_PHI:
+        raise argparse.ArgumentTypeError(f"expected 0 to {MAX_PHI}, got {phi}")
+    return phi
+
+
+def _base(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got `{text}`") from None
+    if not (math.isfinite(value) and 0 < value <= 10):
+        raise argparse.ArgumentTypeError(f"expected a number above 0 and at most 10, got `{text}`")
+    return value
 
 
 def _shape(text: str) -> tuple[int, ...]:
@@ -80,8 +121,8 @@ def parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="print every layer's shape, parameters and multiplies")
     _common(check)
     check.add_argument("--format", choices=[str(f) for f in FORMATS], default=str(FORMATS[0]))
-    check.add_argument("--depth", type=int, metavar="N", help="fold block instances deeper than N")
-    check.add_argument("--width", type=int, metavar="COLUMNS", help="table width (default: the terminal's)")
+    check.add_argument("--depth", type=_at_least(0), metavar="N", help="fold block instances deeper than N")
+    check.add_argument("--width", type=_at_least(1), metavar="COLUMNS", help="table width (default: the terminal's)")
     check.add_argument("--watch", action="store_true", help="check again each time the file is saved")
 
     comp = sub.add_parser("compile", help="generate a PyTorch model")
@@ -92,6 +133,8 @@ def parser() -> argparse.ArgumentParser:
     comp.add_argument("--weights", metavar="CKPT", help="copy a state dict into the model by order and shape")
     comp.add_argument("--skip", action="append", default=[], metavar="PREFIX",
                       help="with --weights: leave modules with this name prefix fresh (repeatable)")
+    comp.add_argument("--strict", action="store_true",
+                      help="with --weights: exit 1 unless every tensor is filled and every checkpoint tensor used")
     comp.add_argument("--save", metavar="model.pt", help="save the compiled model with its weights")
     comp.add_argument("--onnx", metavar="model.onnx", help="export the model (weights included) to ONNX, "
                       "with a dynamic batch axis")
@@ -99,15 +142,15 @@ def parser() -> argparse.ArgumentParser:
     rend = sub.add_parser("render", help="draw the network with Graphviz")
     _common(rend)
     rend.add_argument("-o", "--output", required=True, metavar="OUT", help="out.svg, .png, .pdf or .dot")
-    rend.add_argument("--depth", type=int, metavar="N", help="fold block instances deeper than N into one node")
+    rend.add_argument("--depth", type=_at_least(0), metavar="N", help="fold block instances deeper than N into one node")
     rend.add_argument("--direction", choices=DIRECTIONS, default=DIRECTIONS[0])
 
     scale = sub.add_parser("scale", help="EfficientNet compound scaling of a spec with depth, width and res")
     _common(scale)
-    scale.add_argument("--phi", type=int, required=True, help="largest compound coefficient")
-    scale.add_argument("--alpha", type=float, default=1.2, help="depth base (default 1.2)")
-    scale.add_argument("--beta", type=float, default=1.1, help="width base (default 1.1)")
-    scale.add_argument("--gamma", type=float, default=1.15, help="resolution base (default 1.15)")
+    scale.add_argument("--phi", type=_phi, required=True, help=f"largest compound coefficient (0 to {MAX_PHI})")
+    scale.add_argument("--alpha", type=_base, default=1.2, help="depth base (default 1.2)")
+    scale.add_argument("--beta", type=_base, default=1.1, help="width base (default 1.1)")
+    scale.add_argument("--gamma", type=_base, default=1.15, help="resolution base (default 1.15)")
 
     sub.add_parser("ops", help="list the ops and what they take")
 
@@ -198,25 +241,41 @@ def cmd_render(args: argparse.Namespace) -> ExitCode:
     ext = ext.lower().lstrip(".")
     if ext not in DIAGRAMS:
         raise CommandError(f"cannot tell the format of `{args.output}`: use .svg, .png, .pdf or .dot")
-    source = to_dot(_load(args), args.depth, args.direction)
+    graph = _load(args)
+    source = to_dot(graph, args.depth, args.direction)
     try:
         with _writing(args.output):
             data = source if ext == "dot" else render_image(source, ext)
-            write_atomically(args.output, data)
+            write_atomically(args.output, data, inputs=_inputs(graph, args))
     except DotMissing:
-        fallback = base + ".dot"
-        write_atomically(fallback, source)
-        raise CommandError(f"cannot write `{args.output}`: {INSTALL_HINT}.\nwrote {fallback} instead; "
-                           f"`dot -T{ext} {fallback} -o {args.output}` makes the image") from None
+        _write_fallback(args.output, base + ".dot", ext, source, _inputs(graph, args), INSTALL_HINT)
     return ExitCode.OK
+
+
+def _write_fallback(output: str, fallback: str, ext: str, source: str, inputs: list[str], hint: str) -> None:
+    """Without Graphviz, write the DOT source beside the image asked for, never over a file
+    that is already there (the user did not name it); always ends with a :class:`CommandError`."""
+    from .core.atomic import write_atomically
+
+    message = f"cannot write `{output}`: {hint}."
+    if os.path.lexists(fallback):
+        raise CommandError(f"{message}\n`{fallback}` already exists and was left as it is")
+    try:
+        write_atomically(fallback, source, inputs=inputs)
+    except OSError as exc:
+        raise CommandError(f"{message}\ncannot write `{fallback}` either: {_reason(exc)}") from None
+    raise CommandError(f"{message}\nwrote {fallback} instead; `dot -T{ext} {fallback} -o {output}` makes the image")
+
+
+def _inputs(graph: Graph, args: argparse.Namespace) -> list[str]:
+    """Every file the command read: the spec, the files it `use`s, the checkpoint."""
+    return [args.file, *graph.sources, *([args.weights] if getattr(args, "weights", None) else [])]
 
 
 def cmd_scale(args: argparse.Namespace) -> ExitCode:
     from .emit.formats import scaling_table
     from .scaling import compound_from
 
-    if args.phi < 0:
-        raise CommandError("--phi must be 0 or more")
     steps = compound_from(_load(args), args.file, args.phi, args.alpha, args.beta, args.gamma,
                           dict(args.defines), args.input)
     sys.stdout.write(scaling_table(steps, args.alpha, args.beta, args.gamma))
@@ -228,6 +287,11 @@ def cmd_compile(args: argparse.Namespace) -> ExitCode:
     from .core.atomic import write_atomically
     from .emit.build import compile_graph
 
+    if args.weights and os.path.exists(args.weights) and not os.path.isfile(args.weights):
+        # checked before torch loads: a FIFO would block the read, a device never end it
+        raise CommandError(f"cannot read weights from `{args.weights}`: it is not a regular file")
+    if (args.skip or args.strict) and not args.weights:
+        raise CommandError(f"`{'--skip' if args.skip else '--strict'}` applies to `--weights`, which is not given")
     graph = _load(args)
     compiled = compile_graph(graph)
     status = ExitCode.OK
@@ -235,7 +299,7 @@ def cmd_compile(args: argparse.Namespace) -> ExitCode:
         status = _run_model(compiled, args)
     if args.output:
         with _writing(args.output):
-            write_atomically(args.output, compiled.source)
+            write_atomically(args.output, compiled.source, inputs=_inputs(graph, args))
     elif not (args.verify or args.save or args.onnx):
         sys.stdout.write(compiled.source)
     return status
@@ -246,8 +310,14 @@ def _run_model(compiled: Compiled, args: argparse.Namespace) -> ExitCode:
     import torch
 
     from .emit.build import verify_model
-    from .emit.weights import load_weights, save_model
+    from .emit.weights import load_weights, matches_nothing, save_model
 
+    if args.verify:
+        try:
+            torch.device(args.device)
+        except (RuntimeError, ValueError, TypeError):
+            raise CommandError(f"`--device {args.device}` is not a device PyTorch knows\n"
+                               "help: write `cpu`, `cuda`, `cuda:1`, `mps`, ...") from None
     if args.verify and args.device.startswith("cuda") and not torch.cuda.is_available():
         raise CommandError("`--device cuda` but PyTorch sees no CUDA device")
     try:
@@ -256,8 +326,15 @@ def _run_model(compiled: Compiled, args: argparse.Namespace) -> ExitCode:
             try:
                 report = load_weights(model, args.weights, skip=args.skip)
             except (OSError, RuntimeError, TypeError, ValueError) as exc:
-                raise CommandError(f"cannot read weights from `{args.weights}`: {exc}") from None
+                raise CommandError(f"cannot read weights from `{args.weights}`: {_reason(exc)}") from None
             print(report.summary(), file=sys.stderr)
+            for prefix in matches_nothing(args.skip, model.state_dict()):
+                print(f"warning: `--skip {prefix}` matches no module of the model", file=sys.stderr)
+            if args.strict and not report.complete:
+                raise CommandError("`--strict`: the checkpoint does not fill the model exactly; nothing was saved",
+                                   ExitCode.SPEC)
+            if not args.save:
+                print("note: the loaded weights were not saved: add `--save model.pt` to keep them", file=sys.stderr)
         status = ExitCode.OK
         if args.verify:
             result = verify_model(compiled, model, args.device)
@@ -268,7 +345,7 @@ def _run_model(compiled: Compiled, args: argparse.Namespace) -> ExitCode:
         raise CommandError(f"PyTorch could not build or run the model: {first}", ExitCode.SPEC) from None
     if args.save:
         try:
-            save_model(model, args.save)
+            save_model(model, args.save, inputs=_inputs(compiled.graph, args))
         except OSError as exc:
             raise CommandError(f"cannot write `{args.save}`: {_reason(exc)}") from None
         print(f"saved {args.save}", file=sys.stderr)
@@ -385,9 +462,12 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], ExitCode]] = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    _escape_unencodable_output()
     args = parser().parse_args(argv)
     try:
-        return int(COMMANDS[args.command](args))
+        status = int(COMMANDS[args.command](args))
+        sys.stdout.flush()  # a full disk or a closed pipe shows here, not at exit
+        return status
     except ArchError as exc:
         rendered = exc.render()
         if sys.stderr.isatty():  # colours only for a person; Pygments is not imported otherwise
@@ -405,7 +485,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `archlang check big.arch | head`
+        _silence_stdout()
         return int(ExitCode.OK)
+    except OSError as exc:  # standard output on a full disk, a closed descriptor
+        _silence_stdout()
+        print(f"error: cannot write the output: {_reason(exc)}", file=sys.stderr)
+        return int(ExitCode.USAGE)
+
+
+def _escape_unencodable_output() -> None:
+    """File names that are not UTF-8 (undecodable bytes) are printed escaped, not as a crash."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):
+                pass
+
+
+def _silence_stdout() -> None:
+    """Point standard output at nothing, so that flushing it again at exit cannot fail."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

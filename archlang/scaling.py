@@ -42,10 +42,18 @@ def compound_from(base: Graph, spec: str, phi_max: int, alpha: float, beta: floa
                      f"{', '.join(f'`{m}`' for m in missing)} to scale", None,
             help="declare them: `network name(depth = 1.0, width = 1.0, res = 224)` and use them "
                  "in repeats, channels and `input (res)x(res)x3`", code="usage")])
+    if not sum(n.mults for n in base.layers):
+        raise ArchError([Diagnostic(Severity.ERROR, f"`{spec}` has no multiplies to scale", None,
+                                    help="compound scaling trades multiplies; add convolutions or `fc` layers",
+                                    code="usage")])
     steps = []
     for phi in range(phi_max + 1):
         depth, width = base.params["depth"] * alpha ** phi, base.params["width"] * beta ** phi
-        res = int(round(base.params["res"] * gamma ** phi))
+        try:
+            res = int(round(base.params["res"] * gamma ** phi))
+        except (OverflowError, ValueError):
+            raise ArchError([Diagnostic(Severity.ERROR, f"the resolution at phi={phi} is not a finite number",
+                                        None, code="usage")]) from None
         scaled = {"depth": depth, "width": width, "res": res}
         same = all(scaled[k] == base.params[k] for k in NEEDED)
         graph = base if same else load_file(spec, {**(params or {}), **scaled}, input_shape)

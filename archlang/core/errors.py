@@ -99,29 +99,60 @@ def print_diagnostics(diagnostics: list[Diagnostic], sources: dict[str, str], st
         print(render(diag, sources), file=stream or sys.stderr)
 
 
+def printable(text: str) -> str:
+    """``text`` with control and other unprintable characters escaped (``\\x1b``), so that a
+    spec cannot move the cursor, set the terminal title or clear the screen through an error."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else _escape(ch) for ch in text)
+
+
+def _escape(ch: str) -> str:
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else (f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+
+
+def source_lines(text: str) -> list[str]:
+    """The lines of a spec as the lexer counts them: only `\\n` ends a line (a form feed or a
+    U+2028 inside a line does not), and a `\\r` before it is not part of the line."""
+    return [line.removesuffix("\r") for line in text.split("\n")]
+
+
 def render(diag: Diagnostic, sources: dict[str, str]) -> str:
     """Format a diagnostic as ``file:line:col: error: ...`` with the source line and a caret."""
     if diag.span is None:
-        head = f"{diag.severity}: {diag.message}"
+        head = f"{diag.severity}: {printable(diag.message)}"
         lines = [head]
     else:
         s = diag.span
-        lines = [f"{s.file}:{s.line}:{s.col}: {diag.severity}: {diag.message}"]
+        lines = [f"{printable(s.file)}:{s.line}:{s.col}: {diag.severity}: {printable(diag.message)}"]
         text = sources.get(s.file)
         if text is not None:
             lines += _excerpt(text, s)
-    lines += [f"note: {n}" for n in diag.notes]
+    lines += [f"note: {printable(n)}" for n in diag.notes]
     if diag.help:
-        lines.append(f"help: {diag.help}")
+        lines.append(f"help: {printable(diag.help)}")
     return "\n".join(lines)
 
 
+EXCERPT_WIDTH = 160
+
+
 def _excerpt(text: str, span: Span) -> list[str]:
-    source_lines = text.splitlines()
-    if not 1 <= span.line <= len(source_lines):
+    source_lines_ = source_lines(text)
+    if not 1 <= span.line <= len(source_lines_):
         return []
-    line = source_lines[span.line - 1].replace("\t", " ")
+    line = source_lines_[span.line - 1].replace("\t", " ")
     gutter = " " * len(str(span.line))
     end = span.end_col if span.end_line == span.line else len(line.rstrip()) + 1
-    width = max(1, end - span.col)
-    return [f"{span.line} | {line}", f"{gutter} | {' ' * (span.col - 1)}{'^' * width}"]
+    if len(line) > EXCERPT_WIDTH:  # a very long line: a window around the span, marked with ellipses
+        start = max(0, span.col - 1 - EXCERPT_WIDTH // 4)
+        cut = line[start:start + EXCERPT_WIDTH]
+        lead = "…" if start else ""
+        line = lead + cut + ("…" if start + EXCERPT_WIDTH < len(line) else "")
+        shift = start - len(lead)
+        span = Span(span.file, span.line, span.col - shift, span.line, min(end - shift, len(line) + 1))
+        end = span.end_col
+    before = printable(line[:span.col - 1])
+    width = max(1, len(printable(line[span.col - 1:max(span.col, end) - 1])))
+    return [f"{span.line} | {printable(line)}", f"{gutter} | {' ' * len(before)}{'^' * width}"]

@@ -80,6 +80,8 @@ class Graph:
     blocks: list[BlockInstance] = field(default_factory=list)
     warnings: list[Diagnostic] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)
+    origin: str = ""  # the main file's absolute path, from which `use` paths are resolved
+    files: dict[str, str] = field(default_factory=dict)  # absolute path -> text of each `use`d file
 
     @property
     def input(self) -> Node:

@@ -15,14 +15,21 @@ from ..ops import INPLACE_ACTIVATIONS
 from ..core.shapes import fmt
 
 _LOCAL_RESERVED = frozenset({"self", "torch", "nn", "x", "input"})
-_MODULE_RESERVED = frozenset({
-    "forward", "training", "train", "eval", "parameters", "buffers", "children", "modules", "cuda", "cpu",
-    "to", "type", "float", "double", "half", "bfloat16", "state_dict", "load_state_dict", "apply",
-    "zero_grad", "register_buffer", "register_parameter", "add_module", "register_module", "get_submodule",
-    "named_modules", "named_parameters", "named_buffers", "named_children", "requires_grad_", "extra_repr",
-    "dump_patches", "call_super_init", "compile", "share_memory", "ipu", "xpu", "mtia", "get_parameter",
-    "get_buffer", "get_extra_state", "set_extra_state", "set_submodule", "FROZEN_NORMS",
-})
+# Attributes that a generated model must not shadow: archlang's own, and (see
+# :func:`module_reserved`) every attribute of ``nn.Module``.
+_ARCHLANG_ATTRIBUTES = frozenset({"archlang_graph", "archlang_source", "FROZEN_NORMS"})
+_CLASS_RESERVED = frozenset({"Module", "Tensor", "torch", "nn"})
+
+
+def module_reserved() -> frozenset[str]:
+    """Names a module attribute cannot take: everything ``nn.Module`` defines (methods such as
+    ``to_empty`` or ``register_forward_hook``, and the attributes an instance sets in
+    ``__init__``), and archlang's own."""
+    from torch import nn
+
+    instance = nn.Module()
+    names = set(dir(nn.Module)) | set(vars(instance))
+    return frozenset(n for n in names if n.isidentifier()) | _ARCHLANG_ATTRIBUTES
 
 
 def class_name(network: str) -> str:
@@ -31,7 +38,8 @@ def class_name(network: str) -> str:
     name = "".join(w[:1].upper() + w[1:] for w in words)
     if not name or not name[0].isalpha():
         name = "Network" + name
-    return name if name not in {"Module", "Tensor"} else name + "Net"
+    reserved = keyword.iskeyword(name) or keyword.issoftkeyword(name) or name in _CLASS_RESERVED
+    return name + "Net" if reserved else name
 
 
 def identifier(text: str, reserved: frozenset[str] = frozenset()) -> str:
@@ -39,7 +47,7 @@ def identifier(text: str, reserved: frozenset[str] = frozenset()) -> str:
     ident = re.sub(r"\W|[^\x00-\x7f]", "_", text.replace(".", "_"))
     if not ident or ident[0].isdigit() or ident.startswith("_"):
         ident = "m" + ident
-    if keyword.iskeyword(ident) or keyword.issoftkeyword(ident) or ident in reserved:
+    while keyword.iskeyword(ident) or keyword.issoftkeyword(ident) or ident in reserved:
         ident += "_"
     return ident
 
@@ -66,7 +74,7 @@ def plan(graph: Graph) -> Plan:
     taken: set[str] = set()
     for node in graph.layers:
         if node.has_module:
-            attrs[node.index] = _unique(identifier(node.name, _MODULE_RESERVED), taken)
+            attrs[node.index] = _unique(identifier(node.name, module_reserved()), taken)
     consumers = graph.consumers()
     last_use = {i: max(uses) if uses else i for i, uses in consumers.items()}
     last_use[graph.output] = len(graph.nodes)  # the output lives until `return`

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from . import syntax as s
-from ..core.errors import ArchError, Diagnostic, Severity, Span
+from ..core.errors import ArchError, Diagnostic, Severity, Span, source_lines
+from ..core.limits import MAX_DIGITS, MAX_NUMBER
 
 GRAMMAR_NAME = "archlang.lark"
 
@@ -205,7 +206,7 @@ def _syntax_diagnostic(exc: Any, text: str, file: str) -> Diagnostic:
         span = Span(file, token.line, token.column, token.line, token.column + width)
         message = f"unexpected {shown}"
     else:
-        last = text.rstrip().splitlines() or [""]
+        last = source_lines(text.rstrip()) or [""]
         line = len(last)
         span = Span(file, line, max(1, len(last[-1])), line, max(2, len(last[-1]) + 1))
         message = "unexpected end of file"
@@ -315,7 +316,7 @@ class _ToSyntax:
         return s.UnaryOp(str(op), operand, self._span(t))
 
     def int_lit(self, t: Any) -> s.Number:
-        return s.Number(int(t.children[0]), self._span(t))
+        return s.Number(_integer(str(t.children[0]), self._span(t)), self._span(t))
 
     def float_lit(self, t: Any) -> s.Number:
         return s.Number(float(t.children[0]), self._span(t))
@@ -349,11 +350,11 @@ class _ToSyntax:
     def dims_arg(self, t: Any) -> s.SizeArg:
         tok = t.children[0]
         span = self._tspan(tok)
-        return s.SizeArg(tuple(s.Number(int(v), span) for v in str(tok).split("x")), span)
+        return s.SizeArg(tuple(s.Number(_integer(v, span), span) for v in str(tok).split("x")), span)
 
     def int_arg(self, t: Any) -> s.SizeArg:
         span = self._span(t)
-        return s.SizeArg((s.Number(int(t.children[0]), span),), span)
+        return s.SizeArg((s.Number(_integer(str(t.children[0]), span), span),), span)
 
     def float_arg(self, t: Any) -> s.SizeArg:
         span = self._span(t)
@@ -361,7 +362,7 @@ class _ToSyntax:
 
     def flag_arg(self, t: Any) -> s.FlagArg:
         text, span = str(t.children[0]), self._span(t)
-        return s.FlagArg(text[0], tuple(s.Number(int(v), span) for v in text[1:].split("x")), span)
+        return s.FlagArg(text[0], tuple(s.Number(_integer(v, span), span) for v in text[1:].split("x")), span)
 
     def flagx_arg(self, t: Any) -> s.FlagArg:
         letter, value = self._kids(t)
@@ -384,6 +385,15 @@ class _ToSyntax:
 
     def string_value(self, t: Any) -> str:
         return str(t.children[0])[1:-1]
+
+
+def _integer(digits: str, span: Span) -> int:
+    """An integer literal, refused (located) past :data:`MAX_DIGITS` digits: Python would
+    refuse very long ones with a traceback, and no size in a network is that large."""
+    if len(digits.lstrip("0")) > MAX_DIGITS:
+        raise ArchError([Diagnostic(Severity.ERROR, f"this number has {len(digits):,} digits, more than archlang takes",
+                                    span, help=f"numbers in a spec are at most {MAX_NUMBER:.0e} in size")])
+    return int(digits)
 
 
 def _span_of(node: Any) -> Span:

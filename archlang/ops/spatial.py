@@ -169,6 +169,11 @@ def _pool_rule(shape: Shape, a: Attrs) -> Shape:
         wins = (Window(wins[0].kernel, wins[0].stride, 0, 0, wins[0].dilation),
                 Window(wins[1].kernel, wins[1].stride, 0, 0, wins[1].dilation))
         shape = (shape[0] + sum(a["pads"][0]), shape[1] + sum(a["pads"][1]), shape[2])
+    if _is_asymmetric(a) and a["op"] == "avgpool" and not a.get("count_include_pad", 1):
+        raise ShapeError("`count_include_pad=0` with uneven padding has no PyTorch layer: AvgPool2d pads "
+                         "evenly, and the extra zero padded before it would be averaged in",
+                         help="use an odd window, even padding `p…`, or `count_include_pad=1`",
+                         arg="count_include_pad")
     for win in wins:
         if win.pad_before > win.kernel // 2:
             raise ShapeError(f"padding {win.pad_before} is more than half the {fmt(a['kernel'])} window",

@@ -93,7 +93,7 @@ class Binder:
         slot = sig.keywords.get(arg.name)
         if slot is None:
             raise self.fail(f"`{op.name}` takes no keyword `{arg.name}`", arg.span,
-                            suggest(arg.name, sig.keywords) or (
+                            _pytorch_spelling(op, arg) or suggest(arg.name, sig.keywords) or (
                                 f"its keywords are {', '.join(f'`{k}`' for k in sig.keywords)}"
                                 if sig.keywords else None))
         if slot.kind == "word":
@@ -147,6 +147,29 @@ class Binder:
         attrs["same"] = "same" in words
         attrs["ceil"] = "ceil" in words
         attrs["bias"] = "nobias" not in words
+
+
+# PyTorch's keyword arguments, as archlang writes them
+_PYTORCH_FLAGS = {"stride": "s", "padding": "p", "dilation": "d", "groups": "g", "out_channels": "x",
+                  "out_features": "", "kernel_size": ""}
+
+
+def _pytorch_spelling(op: OpDef, arg: s.KeywordArg) -> str | None:
+    """`stride=2` -> "write `s2`": the spelling a PyTorch user tries, in archlang's words."""
+    if arg.name not in _PYTORCH_FLAGS:
+        return None
+    value = arg.value
+    shown = str(value.value) if isinstance(value, s.Number) else (value if isinstance(value, str) else "(...)")
+    if arg.name == "padding" and shown in ("same", "valid"):
+        return f"write `{shown}`"
+    if arg.name == "kernel_size":
+        return f"write the kernel size first, without a keyword: `{op.name} {shown}x{shown} ...`"
+    if arg.name == "out_features":
+        return f"write the number of outputs without a keyword: `{op.name} {shown}`"
+    letter = _PYTORCH_FLAGS[arg.name]
+    if letter not in op.signature.flags:
+        return None
+    return f"write `{letter}{shown}`" if shown != "(...)" else f"write `{letter}(...)`"
 
 
 _FLAG_WHAT = {"x": "number of filters", "s": "stride", "p": "padding", "g": "number of groups",

@@ -4,12 +4,14 @@ made (a block's body may depend on the shape flowing into it). Statements and fi
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Callable
 
 from ..lang import syntax as s
 from .analysis import analyse_merge, analyse_op
 from ..core.opdef import Definition, MergeDef
 from .bind import Binder
+from ..core.limits import MAX_LAYERS, MAX_STEPS
 from ..core.errors import DiagnosticSink, Span
 from ..core.ir import BlockInstance, Frame, FrameKind, Graph, Node
 from .naming import Scopes, SourceText
@@ -18,7 +20,7 @@ from ..ops import MERGES, OpDef, describe, known_names, lookup, lookup_merge
 from .scope import Env, Fatal, Known, Poison, Tensor, suggest
 from ..core.shapes import ShapeError, fmt
 
-NODE_LIMIT = 1_000_000
+NODE_LIMIT = MAX_LAYERS
 SUGAR = {"residual": "add"}  # `residual(f)` is `add(identity, f)`
 COMBINATORS = (*MERGES, *SUGAR, "freeze")
 _CHAIN_FORMS: dict[type, str] = {  # syntax node -> the method that runs it as a chain
@@ -38,6 +40,8 @@ class ChainBuilder:
         self.text = SourceText(sources)
         self.trainable = True
         self.calls: list[str] = []  # the block call stack, for recursion
+        self.steps = 0  # chain items run, layers or not: bounds loops that make no layer
+        self.innermost_call: Span | None = None  # where a too-deep nesting of calls is reported
 
     def statements(self, stmts: tuple[s.Statement, ...], env: Env, top: bool) -> Tensor | None:
         raise NotImplementedError
@@ -48,7 +52,7 @@ class ChainBuilder:
             return "number"
         if isinstance(e, s.Layer):
             return "number" if not e.args and e.name not in env.tensors and (
-                env.const(e.name) is not None) else "tensor"
+                env.const(e.name) is not None or env.is_poisoned(e.name)) else "tensor"
         if isinstance(e, s.Call):
             return "number" if e.name in FUNCTIONS and not env.block(e.name) else "tensor"
         if isinstance(e, s.Paren):
@@ -63,6 +67,7 @@ class ChainBuilder:
 
     def chain(self, e: s.Expr, env: Env, cur: Tensor | None) -> Known:
         """Run chain ``e`` on ``cur``; raises :class:`Poison` where nothing can follow."""
+        self.tick(e.span)
         if isinstance(e, s.Seq):
             for i, item in enumerate(e.items):
                 if i and isinstance(item, s.Layer) and not item.args and item.name in env.tensors:
@@ -76,6 +81,14 @@ class ChainBuilder:
                                     "numbers go in arguments: `fc 10`, `x(c * 2)`")
         handler: Callable[[s.Expr, Env, Tensor | None], Known] = getattr(self, method)
         return handler(e, env, cur)
+
+    def tick(self, span: Span, weight: int = 1) -> None:
+        """Count elaboration steps; past :data:`MAX_STEPS` the analysis stops with an error."""
+        self.steps += weight
+        if self.steps > MAX_STEPS:
+            self.sink.error(f"the spec takes more than {MAX_STEPS:,} elaboration steps to unroll", span,
+                            "a repetition or nested block calls multiply the work; use smaller counts")
+            raise Fatal()
 
     def paren(self, e: s.Paren, env: Env, cur: Tensor | None) -> Known:
         return self.chain(e.inner, env, cur)
@@ -115,6 +128,10 @@ class ChainBuilder:
                                      f"write `{name}(...)`")
         if has_args and name in env.tensors:
             return self.numbers.fail(f"`{name}` is a tensor and takes no arguments", span)
+        if any(name in outer.tensors for outer in env._lexical()[1:]):
+            return self.numbers.fail(f"tensor `{name}` is bound outside this block", span,
+                                     "a block sees the numbers and blocks around it, not tensors: bring the "
+                                     "tensor in as the block's input (`t -> block(...)`)")
         hint = suggest(name, known_names() + list(COMBINATORS) + env.names())
         return self.numbers.fail(f"unknown op or name `{name}`", span,
                                  hint or "see `archlang ops` for the list of ops")
@@ -138,6 +155,11 @@ class ChainBuilder:
         return self.commit(node)
 
     def if_chain(self, e: s.IfElse, env: Env, cur: Tensor | None) -> Known:
+        orelse = e.orelse
+        if isinstance(orelse, s.Seq) and isinstance(orelse.items[0], s.Layer) and orelse.items[0].name == "identity" \
+                and not orelse.items[0].args:
+            self.sink.warning("the chain after `else identity` belongs to the `else` branch, not to both",
+                              e.span, "to apply it to both branches, write `(if ... else identity) -> ...`")
         return self.chain(e.then if self.numbers.eval(e.cond, env) else e.orelse, env, cur)
 
     def repeat(self, e: s.BinOp, env: Env, cur: Tensor | None) -> Known:
@@ -157,6 +179,8 @@ class ChainBuilder:
             self.sink.error(f"this repetition unrolls to more than {NODE_LIMIT:,} layers", e.span,
                             "archlang unrolls every layer; use a smaller count")
             raise Fatal()
+        if per_copy == 0:  # a copy that makes no layer leaves the tensor as it was: the rest would too
+            return cur
         for _ in range(times - 1):
             cur = self.chain(body, env, cur)
         return cur
@@ -230,20 +254,25 @@ class ChainBuilder:
         if key in self.calls:
             cycle = [k.rsplit(":", 1)[1] for k in self.calls[self.calls.index(key):]] + [block.name]
             how = "" if len(cycle) == 2 else f" (through {' -> '.join(f'`{c}`' for c in cycle)})"
-            raise self.numbers.fail(f"block `{block.name}` calls itself{how}", name_span,
-                                    "blocks cannot be recursive; repeat a chain with `(...) * N`")
+            self.sink.error(f"block `{block.name}` calls itself{how}", name_span,
+                            "blocks cannot be recursive; repeat a chain with `(...) * N`", code="recursion")
+            raise Poison()
         cur = self.need(cur, span)
+        self.tick(span, len(self.scopes.frames))  # a call's bookkeeping grows with the nesting depth
+        self.innermost_call = span
         local = Env(home.file, parent=home, in_tensor=cur, current=cur)
         self.bind_block_args(block, args, span, env, local)
         text = self.text(span) if all(isinstance(a.value, s.Number) for a in args) else (
             f"{block.name}({', '.join(f'{p.name}={_number_text(local.consts[p.name])}' for p in block.params)})")
         self.scopes.push(Frame(self.scopes.next_name(block.name), FrameKind.BLOCK, text, span.line))
         self.calls.append(key)
+        mark = len(self.sink.items)
         try:
             result = self.statements(block.body, local, top=False)
         finally:
             self.calls.pop()
             frame = self.scopes.pop()
+            self.note_call(mark, span)
         if result is None:
             raise self.numbers.fail(f"block `{block.name}` has no chain to return", block.name_span)
         if not isinstance(result, Known):
@@ -251,6 +280,14 @@ class ChainBuilder:
         path, depth = self.scopes.path(frame.name), self.scopes.block_depth + 1
         self.graph.blocks.append(BlockInstance(path, frame.text, span.line, depth, result.node))
         return result
+
+    def note_call(self, mark: int, span: Span) -> None:
+        """Errors found in a block's body since ``mark`` also name the call that ran it."""
+        note = f"in call to `{self.text(span)}` at {span.file}:{span.line}:{span.col}"
+        items = self.sink.items
+        for i in range(mark, len(items)):
+            if items[i].is_error and items[i].span is not None and items[i].code != "recursion":
+                items[i] = replace(items[i], notes=items[i].notes + (note,))
 
     def bind_block_args(self, block: s.BlockDef, args: tuple[s.Argument, ...], span: Span,
                         caller: Env, local: Env) -> None:

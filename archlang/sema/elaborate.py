@@ -3,6 +3,8 @@ combinators are :mod:`archlang.chains`'s; independent mistakes are all reported.
 
 from __future__ import annotations
 
+import os
+from dataclasses import replace
 from pathlib import Path
 
 from ..lang import syntax as s
@@ -12,14 +14,20 @@ from ..core.ir import Frame, FrameKind, Graph, Node
 from ..core.opdef import INPUT
 from .numbers import FUNCTIONS
 from ..ops import lookup
+from ..core.reading import SpecReadError, read_spec_file
 from ..lang.parser import parse
 from .scope import UNKNOWN, Env, Known, Poison, Tensor, suggest
 
 
 class Elaborator(ChainBuilder):
     def __init__(self, sink: DiagnosticSink, sources: dict[str, str], overrides: dict[str, float],
-                 input_shape: tuple[int, ...] | None = None):
+                 input_shape: tuple[int, ...] | None = None, files: dict[str, str] | None = None,
+                 origin: str | None = None):
         super().__init__(sink, sources)
+        # A saved model is re-analysed from the files stored in it, never from the disk
+        self.files = files
+        self.origin = origin
+        self.locations: dict[str, Path] = {}  # file name as shown -> where it lies
         self.overrides = dict(overrides)
         self.input_shape = input_shape  # `--input` replaces the spec's own
         self.loading: list[Path] = []  # the `use` stack, for cycles
@@ -30,13 +38,19 @@ class Elaborator(ChainBuilder):
         g.file = module.file
         g.name = "network" if module.file.startswith("<") else Path(module.file).stem
         env = Env(module.file)
-        self.loading.append(_resolved(module.file))
+        root = Path(self.origin) if self.origin else _resolved(module.file)
+        self.locations[module.file] = root
+        g.origin = str(root)
+        self.loading.append(root)
         self.declare(module, env)
         self.header(module, env)
         result = self.statements(module.statements, env, top=True)
         if not g.nodes and not self.sink.has_errors:
             self.sink.error("the spec has no `input`", Span(module.file, 1, 1, 1, 2),
                             "add a line such as `input 32x32x3` (or `input 784` for a vector)")
+        elif len(g.nodes) == 1 and not self.sink.has_errors:
+            self.sink.error("the network has no layers", g.nodes[0].span,
+                            "write a chain after `input`, e.g. `conv 3x3 x16 -> relu`")
         elif result is None and not self.sink.has_errors:
             self.sink.error("the spec has no layers", Span(module.file, 1, 1, 1, 2),
                             "write a chain after `input`, e.g. `conv 3x3 x16 -> relu`")
@@ -73,7 +87,7 @@ class Elaborator(ChainBuilder):
         for p in params:
             try:
                 if p.name in overrides:
-                    env.consts[p.name] = overrides[p.name]
+                    env.consts[p.name] = self.numbers.bounded(overrides[p.name], p.span)
                 elif p.default is None:
                     raise self.numbers.fail(f"parameter `{p.name}` has no default", p.span,
                                             f"give it on the command line: `-D {p.name}=...`")
@@ -93,7 +107,13 @@ class Elaborator(ChainBuilder):
                 self.sink.error(f"`-D {name}`: the spec has no parameter `{name}`", None, hint, code="usage")
 
     def use(self, st: s.Use, env: Env) -> None:
-        path = (_resolved(st.span.file).parent / st.path).resolve()
+        try:
+            path = self.locate(st)
+        except (OSError, RuntimeError, ValueError) as exc:  # a symlink loop, a NUL byte
+            reason = "the path contains a NUL byte" if "\0" in st.path else (
+                "a symbolic link loop" if isinstance(exc, RuntimeError) else str(exc).lower())
+            self.sink.error(f"cannot read `{st.path}`: {reason}", st.span)
+            return
         if path in self.loading:
             chain = " -> ".join(p.name for p in self.loading[self.loading.index(path):] + [path])
             self.sink.error(f"`use` makes a cycle: {chain}", st.span, "move the shared blocks into a third file")
@@ -106,20 +126,33 @@ class Elaborator(ChainBuilder):
         for name, value in library.consts.items():
             env.consts.setdefault(name, value)
 
+    def locate(self, st: s.Use) -> Path:
+        """The file a `use` names, relative to the file it is written in."""
+        here = self.locations.get(st.span.file) or _resolved(st.span.file)
+        if self.files is not None:  # stored files: no disk, so no symlinks to follow
+            return Path(os.path.normpath(here.parent / st.path))
+        return (here.parent / st.path).resolve()
+
     def load_library(self, path: Path, st: s.Use) -> Env | None:
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = "it is not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else (
-                exc.strerror or str(exc)).lower()
-            self.sink.error(f"cannot read `{st.path}`: {reason}", st.span)
+            text = read_spec_file(path) if self.files is None else self.files[str(path)]
+        except SpecReadError as exc:
+            self.sink.error(f"cannot read `{st.path}`: {exc.reason}", st.span, exc.help)
+            return None
+        except KeyError:
+            self.sink.error(f"`{st.path}` is not among the files stored with the model", st.span)
             return None
         name = _display(path)
+        self.locations[name] = path
+        self.graph.files[str(path)] = text
         self.sources[name] = text
         try:
             module = parse(text, name)
-        except ArchError as exc:
-            self.sink.items.extend(exc.diagnostics)
+        except ArchError as exc:  # only the first: the file may be anything, and is echoed line by line
+            first = exc.diagnostics[0]
+            more = len(exc.diagnostics) - 1
+            self.sink.items.append(replace(first, notes=first.notes + (
+                f"{more} more error{'s' if more > 1 else ''} in `{st.path}` not shown",) if more else first.notes))
             return None
         library = Env(name)
         self.loading.append(path)
@@ -169,6 +202,10 @@ class Elaborator(ChainBuilder):
             self.sink.error(f"`input` is HxWxC or N, but has {len(dims)} sizes", st.span,
                             "write e.g. `input 224x224x3`; a grey image is `28x28x1`")
             return UNKNOWN
+        if _looks_channel_first(dims):
+            h, w, c = dims
+            self.sink.warning(f"`input {h}x{w}x{c}` looks channel-first, but archlang reads HxWxC "
+                              "(channels last)", st.span, f"for {h} channels of {w}x{c}, write `input {w}x{c}x{h}`")
         node = Node(0, INPUT, (), {}, "input", (), self.text(st.span), st.span, shape=dims)
         self.graph.nodes.append(node)
         return Known(0, dims)
@@ -194,6 +231,11 @@ class Elaborator(ChainBuilder):
         if len(made) == 1:  # a one-layer binding names its module directly
             made[0].name = self.scopes.rename(made[0].name, self.scopes.path(frame.name))
         return result
+
+
+def _looks_channel_first(dims: tuple[int, ...]) -> bool:
+    """`3x224x224`: a first size that looks like a few channels, the last like a spatial size."""
+    return len(dims) == 3 and dims[0] <= 4 and dims[1] >= 8 and dims[2] >= 8
 
 
 def _display(path: Path) -> str:

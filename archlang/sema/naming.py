@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Container
 
-from ..core.errors import Span
+from ..core.errors import Span, source_lines
 from ..core.ir import Frame, FrameKind
 
 
@@ -73,7 +73,7 @@ class SourceText:
 
     def __call__(self, span: Span) -> str:
         if span.file not in self._lines:
-            self._lines[span.file] = self.sources.get(span.file, "").splitlines()
+            self._lines[span.file] = source_lines(self.sources.get(span.file, ""))
         lines = self._lines[span.file][span.line - 1:span.end_line]
         if not lines:
             return ""

@@ -8,6 +8,7 @@ from typing import Callable
 
 from ..lang import syntax as s
 from ..core.errors import DiagnosticSink, Span
+from ..core.limits import MAX_NUMBER
 from ..core.shapes import fmt
 from .scope import Env, Known, Number, Poison, suggest
 
@@ -64,7 +65,18 @@ class NumberEvaluator:
 
     # node kinds --------------------------------------------------------------------------
     def _number(self, e: s.Number, env: Env) -> Number:
-        return e.value
+        return self.bounded(e.value, e.span)
+
+    def bounded(self, value: Number, span: Span) -> Number:
+        """``value`` if it is finite and at most :data:`MAX_NUMBER` in size, else an error:
+        unbounded integers would make each later step slower (and print with a traceback)."""
+        if isinstance(value, float) and not math.isfinite(value):
+            raise self.fail(f"this number is not finite ({value})", span,
+                            "sizes and counts are finite numbers")
+        if abs(value) > MAX_NUMBER:
+            raise self.fail("this number is too large", span,
+                            f"numbers in a spec are at most {MAX_NUMBER:.0e} in size")
+        return value
 
     def _paren(self, e: s.Paren, env: Env) -> Number:
         return self.eval(e.inner, env)
@@ -111,7 +123,7 @@ class NumberEvaluator:
             result = _ARITH[e.op](left, right)
         except OverflowError:
             raise self.fail("this number is too large", e.span) from None
-        return int(result) if isinstance(result, bool) else result
+        return int(result) if isinstance(result, bool) else self.bounded(result, e.span)
 
     def _ifelse(self, e: s.IfElse, env: Env) -> Number:
         return self.eval(e.then if self.eval(e.cond, env) else e.orelse, env)
@@ -125,7 +137,7 @@ class NumberEvaluator:
             count = str(least) if least == most else f"at least {least}"
             raise self.fail(f"`{e.name}` takes {count} positional argument{'s' if most > 1 else ''}", e.span)
         values = [self.eval(a.value, env) for a in e.args]
-        return self._apply(e, values)
+        return self.bounded(self._apply(e, values), e.span)
 
     def _apply(self, e: s.Call, v: list[Number]) -> Number:
         try:
