@@ -172,7 +172,7 @@ def _init(graph: Graph, p: Plan) -> list[str]:
             continue
         op = node.definition
         assert isinstance(op, OpDef)
-        attrs = dict(node.attrs, inplace=node.index in p.inplace)
+        attrs = dict(node.resolved, inplace=node.index in p.inplace)
         ctor = op.torch(graph.nodes[node.inputs[0]].shape, node.shape, attrs)  # type: ignore[arg-type]
         lines.append(f"        self.{p.attrs[node.index]} = {ctor}  # {comment(node.text)} -> {fmt(node.shape)}")
     frozen = [p.attrs[n.index] for n in graph.layers if not n.trainable and n.index in p.attrs and n.params]
@@ -200,5 +200,5 @@ def expression(node: Node, args: list[str], p: Plan) -> str:
         return op.torch(args)
     assert isinstance(op, OpDef)
     if op.forward is not None:
-        return op.forward.format(x=args[0], **node.attrs)
+        return op.forward.format(x=args[0], **node.resolved)
     return f"self.{p.attrs[node.index]}({args[0]})"

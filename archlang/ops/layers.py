@@ -89,14 +89,18 @@ register(OpDef(
     _upsample_rule, _upsample_torch, doc="upsampling by a whole factor; mode=nearest|bilinear|bicubic"))
 
 
-def _zeropad_rule(shape: Shape, a: Attrs) -> Shape:
+def _zeropad_resolve(shape: Shape, a: Attrs) -> Attrs:
     need_volume(shape, "zeropad")
-    a["pads"] = tuple((p, p) for p in a["pad"])
-    return (shape[0] + 2 * a["pad"][0], shape[1] + 2 * a["pad"][1], shape[2])
+    return dict(a, pads=tuple((p, p) for p in a["pad"]))
+
+
+def _zeropad_rule(shape: Shape, r: Attrs) -> Shape:
+    return (shape[0] + 2 * r["pad"][0], shape[1] + 2 * r["pad"][1], shape[2])
 
 
 register(OpDef("zeropad", Family.RESHAPE, Signature((Arg("pad", "pair", least=0, required=True),)),
-               _zeropad_rule, lambda i, o, a: f"nn.ZeroPad2d({torch_pads(a)})", doc="zero padding"))
+               _zeropad_rule, lambda i, o, r: f"nn.ZeroPad2d({torch_pads(r)})", doc="zero padding",
+               resolve=_zeropad_resolve))
 
 
 def _shuffle_rule(shape: Shape, a: Attrs) -> Shape:

@@ -31,7 +31,7 @@ class Binder:
     def bind(self, op: OpDef, layer: s.Layer, env: Env) -> tuple[dict[str, Any], dict[str, Span]]:
         """The attributes of ``layer`` and, for error messages, where each was written."""
         sig = op.signature
-        attrs: dict[str, Any] = {"op": op.name}
+        attrs: dict[str, Any] = {}
         spans: dict[str, Span] = {"op": layer.span}
         for slot in (*sig.positional, *sig.flags.values(), *sig.keywords.values()):
             attrs[slot.attr] = slot.default
