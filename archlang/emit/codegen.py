@@ -4,9 +4,12 @@ so the generated file and the in-memory model cannot drift apart."""
 
 from __future__ import annotations
 
+import ast
+import functools
 import keyword
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..core.ir import Graph, Node
 from ..core.opdef import MergeDef, OpDef
@@ -25,13 +28,34 @@ _MODULE_RESERVED = frozenset({
 })
 
 
+RUNTIME = Path(__file__).with_name("runtime.py")  # classes that torch lacks, copied into generated files
+
+
+@functools.cache
+def runtime_classes() -> dict[str, str]:
+    """The source of each class in :mod:`archlang.emit.runtime`, by name, in file order; read as
+    text so that generating source imports no torch."""
+    text = RUNTIME.read_text(encoding="utf-8")
+    return {node.name: ast.get_source_segment(text, node) or "" for node in ast.parse(text).body
+            if isinstance(node, ast.ClassDef)}
+
+
+def _helpers(init: list[str]) -> list[str]:
+    """The runtime classes that the constructors in ``init`` call, each followed by two blank lines."""
+    lines: list[str] = []
+    for name, source in runtime_classes().items():
+        if any(re.search(rf"\b{name}\(", line.split("  # ")[0]) for line in init):
+            lines += source.splitlines() + ["", ""]
+    return lines
+
+
 def class_name(network: str) -> str:
     """``resnet`` -> ``Resnet``, ``tiny_unet`` -> ``TinyUnet``; always a safe identifier."""
     words = re.findall(r"[A-Za-z0-9]+", network)
     name = "".join(w[:1].upper() + w[1:] for w in words)
     if not name or not name[0].isalpha():
         name = "Network" + name
-    return name if name not in {"Module", "Tensor"} else name + "Net"
+    return name if name not in {"Module", "Tensor", *runtime_classes()} else name + "Net"
 
 
 def identifier(text: str, reserved: frozenset[str] = frozenset()) -> str:
@@ -143,13 +167,14 @@ def generate(graph: Graph, p: Plan | None = None) -> str:
         "from torch import nn",
         "",
         "",
-        f"class {cls}(nn.Module):",
     ]
+    init = _init(graph, p)
+    lines += _helpers(init) + [f"class {cls}(nn.Module):"]
     frozen_norms = [p.attrs[n.index] for n in graph.layers if not n.trainable and n.op == "bn"]
     if frozen_norms:
         lines += ["    # batch norms inside `freeze(...)` keep their running statistics in train mode",
                   f"    FROZEN_NORMS = {tuple(frozen_norms)!r}", ""]
-    lines += _init(graph, p) + [""] + _forward(graph, p)
+    lines += init + [""] + _forward(graph, p)
     if frozen_norms:
         lines += ["", "    def train(self, mode: bool = True) -> \"nn.Module\":",
                   "        super().train(mode)",

@@ -51,6 +51,9 @@ def _positional_text(value: Any, kind: str) -> str:
     return f"{value[0]}x{value[1]}" if kind == "pair" else _value_text(value, kind)
 
 
+_SHARED_WORDS = frozenset({"same", "valid", "nobias", "ceil"})
+
+
 def describe(op: OpDef, attrs: Attrs) -> str:
     """The op with its bound arguments (``Node.attrs``), as a user would write them with
     literals: ``conv 7x7 s2 p3 x64 nobias``. What the op derives is not shown."""
@@ -63,6 +66,7 @@ def describe(op: OpDef, attrs: Attrs) -> str:
                                                                   and op.family == Family.POOL):
             parts.append(letter + _value_text(value, slot.kind))
     parts += [w for w in ("same", "ceil") if attrs.get(w)] + ([] if attrs.get("bias", True) else ["nobias"])
+    parts += [w for w in sorted(sig.words - _SHARED_WORDS) if attrs.get(w)]
     for key, slot in sig.keywords.items():
         if attrs.get(slot.attr) != slot.default:
             parts.append(f"{key}={_value_text(attrs[slot.attr], slot.kind) if slot.kind != 'word' else attrs[slot.attr]}")

@@ -147,6 +147,8 @@ class Binder:
         attrs["same"] = "same" in words
         attrs["ceil"] = "ceil" in words
         attrs["bias"] = "nobias" not in words
+        for word in op.signature.words - _WORDS:  # an op's own words (`pixelwise`, `affine`) are flags
+            attrs[word] = word in words
 
 
 _FLAG_WHAT = {"x": "number of filters", "s": "stride", "p": "padding", "g": "number of groups",
