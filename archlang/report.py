@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from .core.errors import Diagnostic
 from .core.ir import BlockInstance, Frame, FrameKind, Graph, Node
+from .core.opdef import OpDef
 from .core.shapes import Shape, numel
 
 BYTES_FP32 = 4
@@ -26,10 +27,13 @@ class Row:
     line: int
     depth: int = 0  # block nesting depth of the row
     folded: int = 0  # how many layers a folded block row stands for (0: a single layer)
+    training_only: bool = False  # acts only in training mode (augmentation)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "op": self.op, "output": list(self.output), "params": self.params,
-                "mults": self.mults, "trainable": self.trainable, "line": self.line}
+        """The row in JSON; ``"training_only": true`` is added for augmentation rows only."""
+        row = {"name": self.name, "op": self.op, "output": list(self.output), "params": self.params,
+               "mults": self.mults, "trainable": self.trainable, "line": self.line}
+        return row | {"training_only": True} if self.training_only else row
 
 
 @dataclass(frozen=True)
@@ -149,7 +153,11 @@ def present_with(presenter: Presenter) -> None:
 def _row(node: Node) -> Row:
     depth = sum(1 for f in node.frames if f.kind == FrameKind.BLOCK)
     return Row(node.name, node.text or node.op, node.shape or (), node.params, node.mults, node.trainable,
-               node.span.line if node.span else 0, depth)
+               node.span.line if node.span else 0, depth, training_only=_training_only(node))
+
+
+def _training_only(node: Node) -> bool:
+    return isinstance(node.definition, OpDef) and node.definition.training_only
 
 
 @dataclass(frozen=True)
@@ -193,7 +201,7 @@ def folded(graph: Graph, depth: int | None) -> list[Node | Fold]:
 def _folded_row(fold: Fold, graph: Graph, depth: int) -> Row:
     out = graph.nodes[fold.block.output].shape or ()
     return Row(fold.path, fold.block.text, out, fold.params, fold.mults, all(n.trainable for n in fold.members),
-               fold.block.line, depth + 1, len(fold.members))
+               fold.block.line, depth + 1, len(fold.members), all(_training_only(n) for n in fold.members))
 
 
 def fold_path(frames: tuple[Frame, ...], depth: int) -> str | None:

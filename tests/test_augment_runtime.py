@@ -13,7 +13,7 @@ import pytest
 import torch
 from torch import nn
 
-from archlang import augment_runtime as rt
+from archlang.emit import runtime as rt
 
 AUGMENTATIONS = {
     "hflip": lambda: rt.HFlip(0.5),

@@ -23,6 +23,7 @@ class Family(StrEnum):
     FC = "fc"
     RESHAPE = "reshape"
     REGULARIZE = "regularize"
+    AUGMENT = "augment"  # data augmentation: random in training, identity (or a centre crop) in eval
     MERGE = "merge"
     IO = "io"
     BLOCK = "block"  # a folded block instance, in diagrams
@@ -88,6 +89,8 @@ class OpDef:
     # autograd does not need this op's output, so a following activation may overwrite it in place
     output_reusable: bool = False
     resolve: Callable[[Shape, Attrs], Attrs] = as_written  # (input shape, bound attrs) -> resolved attrs
+    # acts only in training mode (augmentation): the table and JSON mark it
+    training_only: bool = False
 
 
 @dataclass(frozen=True)

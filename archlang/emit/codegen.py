@@ -28,24 +28,63 @@ _MODULE_RESERVED = frozenset({
 })
 
 
-RUNTIME = Path(__file__).with_name("runtime.py")  # classes that torch lacks, copied into generated files
+RUNTIME = Path(__file__).with_name("runtime.py")  # modules that torch lacks, copied into generated files
+
+
+@dataclass(frozen=True)
+class RuntimeDef:
+    """One top-level definition of :mod:`archlang.emit.runtime`: its source (with the comment
+    lines just above it) and the names it reads."""
+
+    source: str
+    uses: frozenset[str]
+    is_class: bool
 
 
 @functools.cache
-def runtime_classes() -> dict[str, str]:
-    """The source of each class in :mod:`archlang.emit.runtime`, by name, in file order; read as
-    text so that generating source imports no torch."""
+def runtime_defs() -> dict[str, RuntimeDef]:
+    """The top-level classes, functions and constants of :mod:`archlang.emit.runtime`, by name, in
+    file order; read as text, so that generating source imports no torch."""
     text = RUNTIME.read_text(encoding="utf-8")
-    return {node.name: ast.get_source_segment(text, node) or "" for node in ast.parse(text).body
-            if isinstance(node, ast.ClassDef)}
+    lines = text.splitlines()
+    defs: dict[str, RuntimeDef] = {}
+    for node in ast.parse(text).body:
+        if isinstance(node, (ast.ClassDef, ast.FunctionDef)):
+            names = [node.name]
+        elif isinstance(node, ast.Assign):
+            names = [target.id for target in node.targets if isinstance(target, ast.Name)]
+        else:
+            continue  # the docstring and the imports
+        first = node.lineno - 1
+        while first > 0 and lines[first - 1].startswith("#") and not lines[first - 1].startswith("# ---"):
+            first -= 1
+        source = "\n".join(lines[first:node.end_lineno])
+        uses = frozenset(n.id for n in ast.walk(node) if isinstance(n, ast.Name))
+        for name in names:
+            defs[name] = RuntimeDef(source, uses, isinstance(node, ast.ClassDef))
+    return defs
 
 
-def _helpers(init: list[str]) -> list[str]:
-    """The runtime classes that the constructors in ``init`` call, each followed by two blank lines."""
+def runtime_needed(init: list[str]) -> list[str]:
+    """The runtime definitions that the constructors in ``init`` call, with everything they
+    read, in file order."""
+    defs = runtime_defs()
+    wanted = [name for name, d in defs.items()
+              if d.is_class and any(re.search(rf"\b{name}\(", line.split("  # ")[0]) for line in init)]
+    needed: set[str] = set()
+    while wanted:
+        name = wanted.pop()
+        if name not in needed:
+            needed.add(name)
+            wanted += [used for used in defs[name].uses if used in defs]
+    return [name for name in defs if name in needed]
+
+
+def _helpers(needed: list[str]) -> list[str]:
+    """The source of the runtime definitions ``needed``, each followed by two blank lines."""
     lines: list[str] = []
-    for name, source in runtime_classes().items():
-        if any(re.search(rf"\b{name}\(", line.split("  # ")[0]) for line in init):
-            lines += source.splitlines() + ["", ""]
+    for source in dict.fromkeys(runtime_defs()[name].source for name in needed):
+        lines += source.splitlines() + ["", ""]
     return lines
 
 
@@ -55,7 +94,7 @@ def class_name(network: str) -> str:
     name = "".join(w[:1].upper() + w[1:] for w in words)
     if not name or not name[0].isalpha():
         name = "Network" + name
-    return name if name not in {"Module", "Tensor", *runtime_classes()} else name + "Net"
+    return name if name not in {"Module", "Tensor", *runtime_defs()} else name + "Net"
 
 
 def identifier(text: str, reserved: frozenset[str] = frozenset()) -> str:
@@ -163,13 +202,12 @@ def generate(graph: Graph, p: Plan | None = None) -> str:
         f"output {fmt(graph.nodes[graph.output].shape)}, {total:,} parameters.",
         '"""',
         "",
-        "import torch",
-        "from torch import nn",
-        "",
-        "",
     ]
     init = _init(graph, p)
-    lines += _helpers(init) + [f"class {cls}(nn.Module):"]
+    needed = runtime_needed(init)
+    if any("math" in runtime_defs()[name].uses for name in needed):
+        lines.append("import math")
+    lines += ["import torch", "from torch import nn", "", ""] + _helpers(needed) + [f"class {cls}(nn.Module):"]
     frozen_norms = [p.attrs[n.index] for n in graph.layers if not n.trainable and n.op == "bn"]
     if frozen_norms:
         lines += ["    # batch norms inside `freeze(...)` keep their running statistics in train mode",

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.ir import Frame, FrameKind, Graph, Node
-from ..core.opdef import Family, MergeDef
+from ..core.opdef import Family, MergeDef, OpDef
 from ..report import Fold, folded
 from ..core.shapes import fmt
 
@@ -27,7 +27,8 @@ INSTALL_HINT = ("Graphviz's `dot` program is needed for images: install it (Debi
 # Fills readable in print and on screen; the text stays black.
 FILLS = {
     "conv": "#cfe2f3", "pool": "#d9ead3", "norm": "#fff2cc", "act": "#eeeeee", "fc": "#f4cccc",
-    "reshape": "#ead1dc", "regularize": "#f3f3f3", "merge": "#ffffff", "io": "#ffffff", "block": "#e1d5e7",
+    "reshape": "#ead1dc", "regularize": "#f3f3f3", "augment": "#d0e0e3", "merge": "#ffffff", "io": "#ffffff",
+    "block": "#e1d5e7",
 }
 
 
@@ -73,6 +74,7 @@ def _layer_box(node: Node) -> Box:
                    not node.trainable, _clusters(node.frames))
     family = node.definition.family
     title = node.text + ("" if node.trainable or not node.params else "  (frozen)")
+    title += "  (training only)" if isinstance(node.definition, OpDef) and node.definition.training_only else ""
     return Box(f"n{node.index}", _label(title, fmt(node.shape)), family, not node.trainable and node.params > 0,
                _clusters(node.frames))
 

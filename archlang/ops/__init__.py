@@ -8,7 +8,7 @@ its rule takes the input shape and the resolved attributes and returns the outpu
 nothing here imports torch.
 """
 
-from . import layers, merges, spatial  # noqa: F401  (each registers its entries)
+from . import augment, layers, merges, spatial  # noqa: F401  (each registers its entries)
 from .layers import INPLACE_ACTIVATIONS
 from .registry import (ALIASES, MERGES, REGISTRY, Arg, Attrs, MergeDef, OpDef, Signature, describe, known_names,
                        lookup, lookup_merge, register, register_merge)
