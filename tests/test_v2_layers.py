@@ -308,3 +308,16 @@ def test_convnext_block_equals_torchvision() -> None:
         scale = float(expected.abs().max())
         assert torch.allclose(got, expected, rtol=1e-5, atol=1e-5 * scale), (training, float((got - expected).abs().max()))
         assert not training or bool((got == x).flatten(1).all(dim=1).any())  # a dropped sample passes x through
+
+
+def test_docs_examples_of_the_new_layers_check() -> None:
+    """The examples under the version 2 headings of docs/LANGUAGE.md analyse without errors, with
+    ConvNeXt's block at its published size (torchvision's CNBlock(96): 79,296 parameters)."""
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "LANGUAGE.md").read_text(encoding="utf-8")
+    blocks = [part.split("```")[0] for part in docs.split("```\n")[1:] if "pixelwise" in part.split("```")[0]
+              or "randomcrop" in part.split("```")[0]]
+    blocks = [b for b in blocks if b.lstrip().startswith(("#", "block", "network", "input"))]
+    assert len(blocks) == 2
+    convnext, cifar = (archlang.check(b) for b in blocks)
+    assert sum(r.params for r in convnext.rows if r.name.startswith("cnblock1.")) == 79_296
+    assert cifar.output == (10,) and sum(r.training_only for r in cifar.rows) == 3
