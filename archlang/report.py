@@ -3,11 +3,12 @@ Formatting lives in :mod:`archlang.formats`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .core.errors import Diagnostic
-from .core.ir import Frame, FrameKind, Graph, Node
+from .core.ir import BlockInstance, Frame, FrameKind, Graph, Node
+from .core.opdef import OpDef
 from .core.shapes import Shape, numel
 
 BYTES_FP32 = 4
@@ -26,10 +27,13 @@ class Row:
     line: int
     depth: int = 0  # block nesting depth of the row
     folded: int = 0  # how many layers a folded block row stands for (0: a single layer)
+    training_only: bool = False  # acts only in training mode (augmentation)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "op": self.op, "output": list(self.output), "params": self.params,
-                "mults": self.mults, "trainable": self.trainable, "line": self.line}
+        """The row in JSON; ``"training_only": true`` is added for augmentation rows only."""
+        row = {"name": self.name, "op": self.op, "output": list(self.output), "params": self.params,
+               "mults": self.mults, "trainable": self.trainable, "line": self.line}
+        return row | {"training_only": True} if self.training_only else row
 
 
 @dataclass(frozen=True)
@@ -84,23 +88,8 @@ class Report:
         block call is one row). Totals do not change."""
         if self.graph is None:
             return self
-        outputs = {b.path: b for b in self.graph.blocks}
-        rows: list[Row] = []
-        groups: dict[str, int] = {}
-        for node in self.graph.layers:
-            path = fold_path(node.frames, depth)
-            if path is None:
-                rows.append(_row(node))
-                continue
-            if path not in groups:
-                block = outputs[path]
-                groups[path] = len(rows)
-                out = self.graph.nodes[block.output].shape or ()
-                rows.append(Row(path, block.text, out, 0, 0, True, block.line, depth + 1, 0))
-            i = groups[path]
-            r = rows[i]
-            rows[i] = replace(r, params=r.params + node.params, mults=r.mults + node.mults,
-                              trainable=r.trainable and node.trainable, folded=r.folded + 1)
+        rows = [_row(item) if isinstance(item, Node) else _folded_row(item, self.graph, depth)
+                for item in folded(self.graph, depth)]
         return Report(self.network, self.file, self.input, self.output, rows, self.totals, self.params,
                       self.warnings, self.graph)
 
@@ -164,7 +153,55 @@ def present_with(presenter: Presenter) -> None:
 def _row(node: Node) -> Row:
     depth = sum(1 for f in node.frames if f.kind == FrameKind.BLOCK)
     return Row(node.name, node.text or node.op, node.shape or (), node.params, node.mults, node.trainable,
-               node.span.line if node.span else 0, depth)
+               node.span.line if node.span else 0, depth, training_only=_training_only(node))
+
+
+def _training_only(node: Node) -> bool:
+    return isinstance(node.definition, OpDef) and node.definition.training_only
+
+
+@dataclass(frozen=True)
+class Fold:
+    """A block instance folded into one item: the nodes it stands for, in execution order."""
+
+    path: str
+    block: BlockInstance
+    members: tuple[Node, ...]
+
+    @property
+    def params(self) -> int:
+        return sum(n.params for n in self.members)
+
+    @property
+    def mults(self) -> int:
+        return sum(n.mults for n in self.members)
+
+
+def folded(graph: Graph, depth: int | None) -> list[Node | Fold]:
+    """The graph's layers in execution order, each block instance nested deeper than ``depth``
+    replaced by one :class:`Fold` where its first node was (``None``: nothing folds). The table
+    and the diagrams both fold through here."""
+    if depth is None:
+        return list(graph.layers)
+    blocks = {b.path: b for b in graph.blocks}
+    members: dict[str, list[Node]] = {}
+    order: list[Node | str] = []
+    for node in graph.layers:
+        path = fold_path(node.frames, depth)
+        if path is None:
+            order.append(node)
+        else:
+            if path not in members:
+                members[path] = []
+                order.append(path)
+            members[path].append(node)
+    return [item if isinstance(item, Node) else Fold(item, blocks[item], tuple(members[item])) for item in order]
+
+
+def _folded_row(fold: Fold, graph: Graph, depth: int) -> Row:
+    out = graph.nodes[fold.block.output].shape or ()
+    return Row(fold.path, fold.block.text, out, fold.params, fold.mults, all(n.trainable for n in fold.members),
+               fold.block.line, depth + 1, len(fold.members), all(_training_only(n) for n in fold.members))
 
 
 def fold_path(frames: tuple[Frame, ...], depth: int) -> str | None:

@@ -34,7 +34,7 @@ class Node:
     index: int
     definition: Definition  # the registry's entry: an op, a merge, or the input
     inputs: tuple[int, ...]
-    attrs: dict[str, Any]
+    attrs: dict[str, Any]  # as bound from the spec; never changed afterwards
     name: str  # dotted, unique in the graph: "layer1.basic2.conv1"
     frames: tuple[Frame, ...]
     text: str  # the op as written in the spec
@@ -44,6 +44,8 @@ class Node:
     shape: Shape | None = None
     params: int = 0
     mults: int = 0
+    # the op's resolve step: ``attrs`` plus what the op derives (``pads``, ``groups``, ``stride``...)
+    resolved: dict[str, Any] = field(default_factory=dict)
 
     @property
     def op(self) -> str:

@@ -10,6 +10,7 @@ from typing import Any, Callable, Mapping
 from .shapes import Shape
 
 Attrs = dict[str, Any]
+"""An op's attributes: as bound from the spec (``Node.attrs``), or resolved (``Node.resolved``)."""
 
 
 class Family(StrEnum):
@@ -22,6 +23,7 @@ class Family(StrEnum):
     FC = "fc"
     RESHAPE = "reshape"
     REGULARIZE = "regularize"
+    AUGMENT = "augment"  # data augmentation: random in training, identity (or a centre crop) in eval
     MERGE = "merge"
     IO = "io"
     BLOCK = "block"  # a folded block instance, in diagrams
@@ -54,22 +56,41 @@ def _zero(i: Shape, o: Shape, a: Attrs) -> int:
     return 0
 
 
+def as_written(shape: Shape, attrs: Attrs) -> Attrs:
+    """The resolve step of an op that derives nothing: a copy of the bound attributes."""
+    return dict(attrs)
+
+
+def no_warnings(shape: Shape, resolved: Attrs) -> list[str]:
+    return []
+
+
 @dataclass(frozen=True)
 class OpDef:
-    """Everything archlang knows about one op."""
+    """Everything archlang knows about one op.
+
+    The analysis runs ``resolve`` once per node: from the input shape and the attributes as bound
+    it returns a new mapping, the *resolved* attributes, that adds what the op derives (the
+    padding pairs ``pads``, a depthwise conv's ``groups`` and ``filters``, a pool's ``stride``).
+    Every other callable reads the resolved attributes and none writes to them: ``rule`` gives the
+    output shape (or raises :class:`~archlang.core.shapes.ShapeError`), ``params``, ``mults``,
+    ``warnings``, the ``torch`` constructor and the ``forward`` template follow from both shapes."""
 
     name: str
     family: Family
     signature: Signature
-    rule: Callable[[Shape, Attrs], Shape]
-    torch: Callable[[Shape, Shape, Attrs], str]
+    rule: Callable[[Shape, Attrs], Shape]  # (input shape, resolved attrs) -> output shape
+    torch: Callable[[Shape, Shape, Attrs], str]  # (input, output, resolved) -> constructor source
     params: Callable[[Shape, Shape, Attrs], int] = _zero
     mults: Callable[[Shape, Shape, Attrs], int] = _zero
-    warnings: Callable[[Shape, Attrs], list[str]] = lambda i, a: []
-    forward: str | None = None  # for module-less ops: a template over `{x}` and attrs
+    warnings: Callable[[Shape, Attrs], list[str]] = no_warnings
+    forward: str | None = None  # for module-less ops: a template over `{x}` and the resolved attrs
     doc: str = ""
     # autograd does not need this op's output, so a following activation may overwrite it in place
     output_reusable: bool = False
+    resolve: Callable[[Shape, Attrs], Attrs] = as_written  # (input shape, bound attrs) -> resolved attrs
+    # acts only in training mode (augmentation): the table and JSON mark it
+    training_only: bool = False
 
 
 @dataclass(frozen=True)

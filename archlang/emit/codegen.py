@@ -4,9 +4,12 @@ so the generated file and the in-memory model cannot drift apart."""
 
 from __future__ import annotations
 
+import ast
+import functools
 import keyword
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..core.ir import Graph, Node
 from ..core.opdef import MergeDef, OpDef
@@ -32,13 +35,74 @@ def module_reserved() -> frozenset[str]:
     return frozenset(n for n in names if n.isidentifier()) | _ARCHLANG_ATTRIBUTES
 
 
+RUNTIME = Path(__file__).with_name("runtime.py")  # modules that torch lacks, copied into generated files
+
+
+@dataclass(frozen=True)
+class RuntimeDef:
+    """One top-level definition of :mod:`archlang.emit.runtime`: its source (with the comment
+    lines just above it) and the names it reads."""
+
+    source: str
+    uses: frozenset[str]
+    is_class: bool
+
+
+@functools.cache
+def runtime_defs() -> dict[str, RuntimeDef]:
+    """The top-level classes, functions and constants of :mod:`archlang.emit.runtime`, by name, in
+    file order; read as text, so that generating source imports no torch."""
+    text = RUNTIME.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    defs: dict[str, RuntimeDef] = {}
+    for node in ast.parse(text).body:
+        if isinstance(node, (ast.ClassDef, ast.FunctionDef)):
+            names = [node.name]
+        elif isinstance(node, ast.Assign):
+            names = [target.id for target in node.targets if isinstance(target, ast.Name)]
+        else:
+            continue  # the docstring and the imports
+        first = node.lineno - 1
+        while first > 0 and lines[first - 1].startswith("#") and not lines[first - 1].startswith("# ---"):
+            first -= 1
+        source = "\n".join(lines[first:node.end_lineno])
+        uses = frozenset(n.id for n in ast.walk(node) if isinstance(n, ast.Name))
+        for name in names:
+            defs[name] = RuntimeDef(source, uses, isinstance(node, ast.ClassDef))
+    return defs
+
+
+def runtime_needed(init: list[str]) -> list[str]:
+    """The runtime definitions that the constructors in ``init`` call, with everything they
+    read, in file order."""
+    defs = runtime_defs()
+    wanted = [name for name, d in defs.items()
+              if d.is_class and any(re.search(rf"\b{name}\(", line.split("  # ")[0]) for line in init)]
+    needed: set[str] = set()
+    while wanted:
+        name = wanted.pop()
+        if name not in needed:
+            needed.add(name)
+            wanted += [used for used in defs[name].uses if used in defs]
+    return [name for name in defs if name in needed]
+
+
+def _helpers(needed: list[str]) -> list[str]:
+    """The source of the runtime definitions ``needed``, each followed by two blank lines."""
+    lines: list[str] = []
+    for source in dict.fromkeys(runtime_defs()[name].source for name in needed):
+        lines += source.splitlines() + ["", ""]
+    return lines
+
+
 def class_name(network: str) -> str:
     """``resnet`` -> ``Resnet``, ``tiny_unet`` -> ``TinyUnet``; always a safe identifier."""
     words = re.findall(r"[A-Za-z0-9]+", network)
     name = "".join(w[:1].upper() + w[1:] for w in words)
     if not name or not name[0].isalpha():
         name = "Network" + name
-    reserved = keyword.iskeyword(name) or keyword.issoftkeyword(name) or name in _CLASS_RESERVED
+    reserved = (keyword.iskeyword(name) or keyword.issoftkeyword(name) or name in _CLASS_RESERVED
+                or name in runtime_defs())  # a generated file defines the runtime classes it uses
     return name + "Net" if reserved else name
 
 
@@ -147,17 +211,17 @@ def generate(graph: Graph, p: Plan | None = None) -> str:
         f"output {fmt(graph.nodes[graph.output].shape)}, {total:,} parameters.",
         '"""',
         "",
-        "import torch",
-        "from torch import nn",
-        "",
-        "",
-        f"class {cls}(nn.Module):",
     ]
+    init = _init(graph, p)
+    needed = runtime_needed(init)
+    if any("math" in runtime_defs()[name].uses for name in needed):
+        lines.append("import math")
+    lines += ["import torch", "from torch import nn", "", ""] + _helpers(needed) + [f"class {cls}(nn.Module):"]
     frozen_norms = [p.attrs[n.index] for n in graph.layers if not n.trainable and n.op == "bn"]
     if frozen_norms:
         lines += ["    # batch norms inside `freeze(...)` keep their running statistics in train mode",
                   f"    FROZEN_NORMS = {tuple(frozen_norms)!r}", ""]
-    lines += _init(graph, p) + [""] + _forward(graph, p)
+    lines += init + [""] + _forward(graph, p)
     if frozen_norms:
         lines += ["", "    def train(self, mode: bool = True) -> \"nn.Module\":",
                   "        super().train(mode)",
@@ -180,7 +244,7 @@ def _init(graph: Graph, p: Plan) -> list[str]:
             continue
         op = node.definition
         assert isinstance(op, OpDef)
-        attrs = dict(node.attrs, inplace=node.index in p.inplace)
+        attrs = dict(node.resolved, inplace=node.index in p.inplace)
         ctor = op.torch(graph.nodes[node.inputs[0]].shape, node.shape, attrs)  # type: ignore[arg-type]
         lines.append(f"        self.{p.attrs[node.index]} = {ctor}  # {comment(node.text)} -> {fmt(node.shape)}")
     frozen = [p.attrs[n.index] for n in graph.layers if not n.trainable and n.index in p.attrs and n.params]
@@ -208,5 +272,5 @@ def expression(node: Node, args: list[str], p: Plan) -> str:
         return op.torch(args)
     assert isinstance(op, OpDef)
     if op.forward is not None:
-        return op.forward.format(x=args[0], **node.attrs)
+        return op.forward.format(x=args[0], **node.resolved)
     return f"self.{p.attrs[node.index]}({args[0]})"

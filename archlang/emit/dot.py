@@ -12,9 +12,9 @@ import subprocess
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..core.ir import BlockInstance, Frame, FrameKind, Graph, Node
-from ..core.opdef import Family, MergeDef
-from ..report import fold_path
+from ..core.ir import Frame, FrameKind, Graph, Node
+from ..core.opdef import Family, MergeDef, OpDef
+from ..report import Fold, folded
 from ..core.shapes import fmt
 
 IMAGE_FORMATS = ("svg", "png", "pdf")
@@ -27,7 +27,8 @@ INSTALL_HINT = ("Graphviz's `dot` program is needed for images: install it (Debi
 # Fills readable in print and on screen; the text stays black.
 FILLS = {
     "conv": "#cfe2f3", "pool": "#d9ead3", "norm": "#fff2cc", "act": "#eeeeee", "fc": "#f4cccc",
-    "reshape": "#ead1dc", "regularize": "#f3f3f3", "merge": "#ffffff", "io": "#ffffff", "block": "#e1d5e7",
+    "reshape": "#ead1dc", "regularize": "#f3f3f3", "augment": "#d0e0e3", "merge": "#ffffff", "io": "#ffffff",
+    "block": "#e1d5e7",
 }
 
 
@@ -73,41 +74,30 @@ def _layer_box(node: Node) -> Box:
                    not node.trainable, _clusters(node.frames))
     family = node.definition.family
     title = node.text + ("" if node.trainable or not node.params else "  (frozen)")
+    title += "  (training only)" if isinstance(node.definition, OpDef) and node.definition.training_only else ""
     return Box(f"n{node.index}", _label(title, fmt(node.shape)), family, not node.trainable and node.params > 0,
                _clusters(node.frames))
 
 
-def _folded_box(path: str, block: BlockInstance, graph: Graph, members: list[Node]) -> Box:
-    params, mults = sum(n.params for n in members), sum(n.mults for n in members)
+def _folded_box(fold: Fold, graph: Graph) -> Box:
+    members = fold.members
     frozen = any(not n.trainable and n.params for n in members)
-    enclosing = _clusters(members[0].frames[: path.count(".") + 1])[:-1] if members else ()
-    lines = [fmt(graph.nodes[block.output].shape), f"{params:,} params, {mults:,} mults"]
-    return Box("b_" + "".join(c if c.isalnum() else "_" for c in path), _label(block.text, *lines), Family.BLOCK,
-               frozen, enclosing)
+    enclosing = _clusters(members[0].frames[: fold.path.count(".") + 1])[:-1]
+    lines = [fmt(graph.nodes[fold.block.output].shape), f"{fold.params:,} params, {fold.mults:,} mults"]
+    return Box("b_" + "".join(c if c.isalnum() else "_" for c in fold.path), _label(fold.block.text, *lines),
+               Family.BLOCK, frozen, enclosing)
 
 
 def boxes_and_edges(graph: Graph, depth: int | None) -> tuple[list[Box], list[tuple[str, str, str]]]:
     """Boxes in execution order and edges (from, to, shape), with block instances deeper than
     ``depth`` folded into one box each."""
-    blocks = {b.path: b for b in graph.blocks}
-    members: dict[str, list[Node]] = {}
-    for node in graph.layers:
-        path = fold_path(node.frames, depth) if depth is not None else None
-        if path:
-            members.setdefault(path, []).append(node)
     boxes: list[Box] = [Box("n0", _label(f"input {fmt(graph.input.shape)}"), Family.IO, False, ())]
     box_of: dict[int, str] = {0: "n0"}
-    made: dict[str, str] = {}
-    for node in graph.layers:
-        path = fold_path(node.frames, depth) if depth is not None else None
-        if path is None:
-            box = _layer_box(node)
-            boxes.append(box)
-        elif path not in made:
-            box = _folded_box(path, blocks[path], graph, members[path])
-            boxes.append(box)
-            made[path] = box.id
-        box_of[node.index] = made.get(path, "") if path else box.id
+    for item in folded(graph, depth):
+        box = _layer_box(item) if isinstance(item, Node) else _folded_box(item, graph)
+        boxes.append(box)
+        for node in (item,) if isinstance(item, Node) else item.members:
+            box_of[node.index] = box.id
     out = graph.nodes[graph.output]
     boxes.append(Box("output", _label(f"output {fmt(out.shape)}"), Family.IO, False, ()))
     edges: list[tuple[str, str, str]] = []

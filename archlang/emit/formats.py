@@ -45,7 +45,7 @@ def human_bytes(n: float) -> str:
 
 
 def _cells(row: Row) -> tuple[str, ...]:
-    name = row.name + ("" if row.trainable else " (frozen)")
+    name = row.name + ("" if row.trainable else " (frozen)") + (" (training only)" if row.training_only else "")
     return (name, row.op, fmt(row.output), f"{row.params:,}", f"{row.mults:,}")
 
 

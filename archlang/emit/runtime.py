@@ -2,8 +2,9 @@
 augmentation (``hflip``, ``vflip``, ``randomcrop``, ``rotate``, ``colorjitter``, ``pcacolor``),
 stochastic depth (``droppath``), ConvNeXt's channel layer norm, layer scale and per-pixel linear.
 
-This file is inlined into generated model files, which must run without archlang installed: it
-imports only ``math``, ``torch`` and ``nn`` (the imports every generated file has), has no
+:mod:`archlang.emit.codegen` copies the definitions a model uses (with what they read) into its
+generated file, which must run without archlang installed: this file imports only ``math``,
+``torch`` and ``nn`` (the generated file imports ``math`` where a copied definition reads it), has no
 ``from __future__`` import (it would have to be the first statement of the generated file) and no
 relative import. Every random layer is batched: it draws all of a batch's random values with one
 call on the tensor's device, from torch's generator (so ``torch.manual_seed`` repeats it), and

@@ -51,9 +51,12 @@ def _positional_text(value: Any, kind: str) -> str:
     return f"{value[0]}x{value[1]}" if kind == "pair" else _value_text(value, kind)
 
 
+_SHARED_WORDS = frozenset({"same", "valid", "nobias", "ceil"})
+
+
 def describe(op: OpDef, attrs: Attrs) -> str:
-    """The op with its resolved arguments, as a user would write it with literals:
-    ``conv 7x7 s2 p3 x64 nobias``."""
+    """The op with its bound arguments (``Node.attrs``), as a user would write them with
+    literals: ``conv 7x7 s2 p3 x64 nobias``. What the op derives is not shown."""
     sig = op.signature
     parts = [op.name] + [_positional_text(attrs[a.attr], a.kind) for a in sig.positional
                          if attrs.get(a.attr) is not None and (a.required or attrs[a.attr] != a.default)]
@@ -61,9 +64,9 @@ def describe(op: OpDef, attrs: Attrs) -> str:
         value = attrs.get(slot.attr)
         if value is not None and value != slot.default and not (letter == "s" and value == attrs.get("kernel")
                                                                   and op.family == Family.POOL):
-            if not (op.name == "dwconv" and letter == "x"):
-                parts.append(letter + _value_text(value, slot.kind))
+            parts.append(letter + _value_text(value, slot.kind))
     parts += [w for w in ("same", "ceil") if attrs.get(w)] + ([] if attrs.get("bias", True) else ["nobias"])
+    parts += [w for w in sorted(sig.words - _SHARED_WORDS) if attrs.get(w)]
     for key, slot in sig.keywords.items():
         if attrs.get(slot.attr) != slot.default:
             parts.append(f"{key}={_value_text(attrs[slot.attr], slot.kind) if slot.kind != 'word' else attrs[slot.attr]}")
@@ -86,6 +89,7 @@ def need_volume(shape: Shape, op: str) -> None:
 def pair_src(p: tuple[int, int]) -> str:
     return str(p[0]) if p[0] == p[1] else f"({p[0]}, {p[1]})"
 
-def torch_pads(a: Attrs) -> tuple[int, int, int, int]:
-    (t, b), (l, r) = a["pads"]
-    return (l, r, t, b)
+def torch_pads(resolved: Attrs) -> tuple[int, int, int, int]:
+    """The resolved ``pads`` in ``F.pad``'s order: left, right, top, bottom."""
+    (top, bottom), (left, right) = resolved["pads"]
+    return (left, right, top, bottom)

@@ -11,12 +11,15 @@ from ..core.shapes import Shape
 
 
 def analyse_op(node: Node, op: OpDef, in_shape: Shape) -> list[str]:
-    """Apply ``op``'s rules to ``node``; returns warnings, raises :class:`ShapeError`."""
-    out = op.rule(in_shape, node.attrs)
+    """Apply ``op``'s rules to ``node``: resolve its attributes, then its shape, parameters and
+    multiplies from them. Returns warnings, raises :class:`ShapeError`."""
+    resolved = op.resolve(in_shape, node.attrs)
+    out = op.rule(in_shape, resolved)
+    node.resolved = resolved
     node.shape = out
-    node.params = op.params(in_shape, out, node.attrs)
-    node.mults = op.mults(in_shape, out, node.attrs)
-    return op.warnings(in_shape, node.attrs)
+    node.params = op.params(in_shape, out, resolved)
+    node.mults = op.mults(in_shape, out, resolved)
+    return op.warnings(in_shape, resolved)
 
 
 def analyse_merge(node: Node, merge: MergeDef, shapes: list[Shape]) -> None:

@@ -31,7 +31,7 @@ class Binder:
     def bind(self, op: OpDef, layer: s.Layer, env: Env) -> tuple[dict[str, Any], dict[str, Span]]:
         """The attributes of ``layer`` and, for error messages, where each was written."""
         sig = op.signature
-        attrs: dict[str, Any] = {"op": op.name}
+        attrs: dict[str, Any] = {}
         spans: dict[str, Span] = {"op": layer.span}
         for slot in (*sig.positional, *sig.flags.values(), *sig.keywords.values()):
             attrs[slot.attr] = slot.default
@@ -147,6 +147,8 @@ class Binder:
         attrs["same"] = "same" in words
         attrs["ceil"] = "ceil" in words
         attrs["bias"] = "nobias" not in words
+        for word in op.signature.words - _WORDS:  # an op's own words (`pixelwise`, `affine`) are flags
+            attrs[word] = word in words
 
 
 # PyTorch's keyword arguments, as archlang writes them

@@ -40,7 +40,7 @@ class ArchLexer(RegexLexer):
             (r"\d+(?![\w.])", Number.Integer),
             (r"[xspgd]\d+(x\d+)?(?![\w.])", Name.Attribute),  # flags: x64, s2, p0x3
             (r"[xspgd](?=\()", Name.Attribute),  # x(c * 4)
-            (words(("same", "valid", "nobias", "ceil"), prefix=r"\b", suffix=r"\b"), Name.Constant),
+            (words(("same", "valid", "nobias", "ceil", "pixelwise", "affine"), prefix=r"\b", suffix=r"\b"), Name.Constant),
             (r"([A-Za-z_]\w*)(=)(?!=)", bygroups(Name.Attribute, Operator)),  # eps=0.001
             (words(_OPS, prefix=r"\b", suffix=r"\b"), Name.Builtin),
             (r"[A-Za-z_]\w*(?=\()", Name.Function),  # block calls
