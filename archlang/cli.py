@@ -219,16 +219,19 @@ def cmd_check(args: argparse.Namespace) -> ExitCode:
 
 
 def cmd_ops(args: argparse.Namespace) -> ExitCode:
+    from .emit.table import Column, Table, render
     from .ops import ALIASES, REGISTRY
 
+    table = Table([Column("Op"), Column("Takes", shrink=True), Column("Does", shrink=True)])
     for name, op in sorted(REGISTRY.items()):
         sig = op.signature
         parts = [a.attr for a in sig.positional] + [f"{k}N" for k in sig.flags] + sorted(sig.words) + [
             f"{k}=" for k in sig.keywords]
         aliases = [a for a, target in ALIASES.items() if target == name]
         also = f" (also {', '.join(aliases)})" if aliases else ""
-        print(f"{name:16} {' '.join(parts):50} {op.doc}{also}")
-    print(f"{'identity':16} {'':50} the input, unchanged (no layer)")
+        table.add(name, " ".join(parts), op.doc + also)
+    table.add("identity", "", "the input, unchanged (no layer)")
+    render(table, sys.stdout, color=sys.stdout.isatty())
     return ExitCode.OK
 
 

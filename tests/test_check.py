@@ -158,7 +158,9 @@ def test_ops_lists_every_op() -> None:
 
     status, out, _ = run_cli("ops")
     assert status == 0
-    listed = {line.split()[0] for line in out.splitlines()}
+    header, rule, *lines = out.splitlines()
+    assert header.split() == ["Op", "Takes", "Does"] and set(rule) == {"─"}
+    listed = {line.split()[0] for line in lines}
     assert listed == set(REGISTRY) | {"identity"}
 
 

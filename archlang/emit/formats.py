@@ -12,7 +12,7 @@ from typing import TextIO
 from ..report import Report, Row
 from ..scaling import Step
 from ..core.shapes import fmt
-
+from .table import Column, Table, console_for, render, rich_table, shorten_middle
 
 
 class Format(StrEnum):
@@ -74,51 +74,45 @@ def write(report: Report, kind: str, out: TextIO, color: bool = False, width: in
         write_table(report, out, color, width)
 
 
-def table_lines(report: Report, width: int | None = None) -> list[tuple[str, str]]:
-    """The table as ``(style, text)`` lines: plain aligned columns, computed once, so that
-    10,000 rows cost milliseconds. ``width`` shortens the Op column to fit."""
+COLUMNS = (Column("Layer", shrink=True), Column("Op", shrink=True), Column("Output"),
+           Column("Params", right=True), Column("Mults", right=True))
+
+
+def report_table(report: Report) -> Table:
+    """The layer table: a row per layer (frozen ones dimmed), the totals as its footer. Ops longer
+    than :data:`OP_WIDTH` (folded block calls) are shortened in the middle; JSON has them whole."""
+    table = Table(COLUMNS)
+    for row in report.rows:
+        name, op, out, params, mults = _cells(row)
+        table.add(name, shorten_middle(op, OP_WIDTH), out, params, mults, style="" if row.trainable else "dim")
     t = report.totals
-    rows = [_cells(r) for r in report.rows]
-    total = ("total", "", fmt(report.output), f"{t.params:,}", f"{t.mults:,}")
-    widths = [max(len(h), *(len(r[i]) for r in rows), len(total[i])) for i, h in enumerate(HEADERS)]
-    widths[1] = min(widths[1], OP_WIDTH)
-    if width:
-        widths[1] = max(8, min(widths[1], width - sum(widths) + widths[1] - 2 * (len(HEADERS) - 1)))
-
-    def line(cells: tuple[str, ...]) -> str:
-        out = []
-        for i, (cell, w) in enumerate(zip(cells, widths)):
-            cell = cell if len(cell) <= w else cell[: w - 1] + "…"
-            out.append(cell.rjust(w) if HEADERS[i] in ("Params", "Mults") else cell.ljust(w))
-        return "  ".join(out).rstrip()
-
-    rule = "  ".join("─" * w for w in widths)
-    lines = [("title", f"{report.network} ({report.file})"), ("header", line(HEADERS)), ("rule", rule)]
-    lines += [("row" if r.trainable else "frozen", line(cells)) for r, cells in zip(report.rows, rows)]
-    lines += [("rule", rule), ("total", line(total)), ("", "")]
-    lines += [("summary", text) for text in summary_lines(report)]
-    return lines
-
-
-_STYLES = {"title": "bold", "header": "bold", "rule": "dim", "frozen": "dim", "total": "bold"}
+    table.footer = ("total", "", fmt(report.output), f"{t.params:,}", f"{t.mults:,}")
+    return table
 
 
 def write_table(report: Report, out: TextIO, color: bool = False, width: int | None = None) -> None:
-    """The table; through rich, with colours, when ``color`` (a terminal), else as plain text."""
-    lines = table_lines(report, width)
+    """The title, the table (fitted to ``width``, or to the terminal when ``color``) and the summary."""
+    title = f"{report.network} ({report.file})"
     if not color:
-        out.write("\n".join(text for _, text in lines) + "\n")
+        out.write(title + "\n")
+        render(report_table(report), out, color, width)
+        out.write("\n" + "".join(line + "\n" for line in summary_lines(report)))
         return
-    from rich.console import Console
     from rich.text import Text
 
-    console = Console(file=out, highlight=False, soft_wrap=True)
-    for style, text in lines:
-        console.print(Text(text, style=_STYLES.get(style, "")))
+    console = console_for(out, color, width)
+    console.print(Text(title, style="bold"), crop=False)
+    console.print(rich_table(report_table(report)), crop=False)
+    console.print()
+    for line in summary_lines(report):
+        console.print(Text(line), crop=False)
 
 
 def text_table(report: Report) -> str:
-    return "\n".join(text for _, text in table_lines(report)) + "\n"
+    """The table as ``archlang check`` prints it to a file."""
+    buffer = io.StringIO()
+    write_table(report, buffer)
+    return buffer.getvalue()
 
 
 def markdown_table(report: Report) -> str:
@@ -153,11 +147,13 @@ def html_table(report: Report) -> str:
 def scaling_table(steps: list[Step], alpha: float, beta: float, gamma: float) -> str:
     """The table of ``archlang scale``: each step's figures and its cost against phi = 0."""
     flops = alpha * beta ** 2 * gamma ** 2
-    header = ("phi", "depth", "width", "res", "params", "mults", "mults / phi=0", f"{flops:.3f}^phi")
-    rows = [header] + [(str(s.phi), f"{s.depth:.3f}", f"{s.width:.3f}", str(s.res), f"{s.params:,}",
-                        f"{s.mults:,} ({human(s.mults)})", f"{s.mults / steps[0].mults:.2f}",
-                        f"{flops ** s.phi:.2f}") for s in steps]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    lines = ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
-    note = f"alpha={alpha} beta={beta} gamma={gamma}: alpha * beta^2 * gamma^2 = {flops:.3f}"
-    return "\n".join([note, *lines]) + "\n"
+    columns = [Column("phi")] + [Column(h, right=True) for h in
+                                 ("depth", "width", "res", "params", "mults", "mults / phi=0", f"{flops:.3f}^phi")]
+    table = Table(columns)
+    for s in steps:
+        table.add(str(s.phi), f"{s.depth:.3f}", f"{s.width:.3f}", str(s.res), f"{s.params:,}",
+                  f"{s.mults:,} ({human(s.mults)})", f"{s.mults / steps[0].mults:.2f}", f"{flops ** s.phi:.2f}")
+    buffer = io.StringIO()
+    buffer.write(f"alpha={alpha} beta={beta} gamma={gamma}: alpha * beta^2 * gamma^2 = {flops:.3f}\n")
+    render(table, buffer)
+    return buffer.getvalue()
