@@ -16,6 +16,7 @@ from .core import VERSION
 from .core.errors import ArchError, ExitCode, print_diagnostics
 from .core.extras import require_torch
 from .core.limits import MAX_NUMBER
+from .core.shapes import Layout
 from .emit.dot import DIRECTIONS
 from .emit.formats import FORMATS
 
@@ -123,6 +124,8 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--format", choices=[str(f) for f in FORMATS], default=str(FORMATS[0]))
     check.add_argument("--depth", type=_at_least(0), metavar="N", help="fold block instances deeper than N")
     check.add_argument("--width", type=_at_least(1), metavar="COLUMNS", help="table width (default: the terminal's)")
+    check.add_argument("--layout", choices=[str(x) for x in Layout], default=str(Layout.HWC),
+                       help="shapes as HxWxC (112x112x64) or as PyTorch prints them ([1, 64, 112, 112])")
     check.add_argument("--watch", action="store_true", help="check again each time the file is saved")
 
     comp = sub.add_parser("compile", help="generate a PyTorch model")
@@ -214,7 +217,7 @@ def cmd_check(args: argparse.Namespace) -> ExitCode:
     report = Report.of(_load(args))
     if args.depth is not None:
         report = report.fold(args.depth)
-    write(report, args.format, sys.stdout, color=sys.stdout.isatty(), width=args.width)
+    write(report, args.format, sys.stdout, color=sys.stdout.isatty(), width=args.width, layout=Layout(args.layout))
     return ExitCode.OK
 
 

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from .core.errors import Diagnostic
 from .core.ir import Frame, FrameKind, Graph, Node
-from .core.shapes import Shape, numel
+from .core.shapes import Layout, Shape, numel, torch_dims
 
 BYTES_FP32 = 4
 
@@ -27,8 +27,8 @@ class Row:
     depth: int = 0  # block nesting depth of the row
     folded: int = 0  # how many layers a folded block row stands for (0: a single layer)
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "op": self.op, "output": list(self.output), "params": self.params,
+    def as_dict(self, layout: Layout = Layout.HWC) -> dict[str, Any]:
+        return {"name": self.name, "op": self.op, "output": _dims(self.output, layout), "params": self.params,
                 "mults": self.mults, "trainable": self.trainable, "line": self.line}
 
 
@@ -38,6 +38,7 @@ class Totals:
     trainable_params: int
     mults: int
     activations: int  # elements of every layer's output
+    weighted_activations: int = 0  # elements of the outputs of layers with parameters
 
     @property
     def frozen_params(self) -> int:
@@ -51,12 +52,19 @@ class Totals:
     def param_bytes(self) -> int:
         return self.params * BYTES_FP32
 
+    @property
+    def forward_backward_bytes(self) -> int:
+        """torchinfo's "forward/backward pass size": the fp32 outputs of the layers that have
+        parameters, twice (the output and its gradient); other layers' outputs are not counted."""
+        return 2 * self.weighted_activations * BYTES_FP32
+
     @classmethod
     def of(cls, rows: list[Row]) -> "Totals":
         return cls(params=sum(r.params for r in rows),
                    trainable_params=sum(r.params for r in rows if r.trainable),
                    mults=sum(r.mults for r in rows),
-                   activations=sum(numel(r.output) for r in rows))
+                   activations=sum(numel(r.output) for r in rows),
+                   weighted_activations=sum(numel(r.output) for r in rows if r.params > 0))
 
 
 @dataclass
@@ -104,16 +112,28 @@ class Report:
         return Report(self.network, self.file, self.input, self.output, rows, self.totals, self.params,
                       self.warnings, self.graph)
 
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON document of ``archlang check --format json``."""
+    @property
+    def input_bytes(self) -> int:
+        """The fp32 input for a batch of one (torchinfo's "input size")."""
+        return numel(self.input) * BYTES_FP32
+
+    @property
+    def estimated_total_bytes(self) -> int:
+        """torchinfo's "estimated total size": input, forward/backward pass and parameters."""
+        return self.input_bytes + self.totals.forward_backward_bytes + self.totals.param_bytes
+
+    def to_dict(self, layout: Layout = Layout.HWC) -> dict[str, Any]:
+        """The JSON document of ``archlang check --format json``; shapes in ``layout``."""
         t = self.totals
         return {
-            "network": self.network, "input": list(self.input), "output": list(self.output),
-            "parameters": self.params,
-            "layers": [r.as_dict() for r in self.rows],
+            "network": self.network, "layout": str(layout), "input": _dims(self.input, layout),
+            "output": _dims(self.output, layout), "parameters": self.params,
+            "layers": [r.as_dict(layout) for r in self.rows],
             "totals": {"params": t.params, "trainable_params": t.trainable_params,
                        "frozen_params": t.frozen_params, "mults": t.mults, "activations": t.activations,
-                       "activation_bytes": t.activation_bytes, "param_bytes": t.param_bytes},
+                       "activation_bytes": t.activation_bytes, "param_bytes": t.param_bytes,
+                       "input_bytes": self.input_bytes, "forward_backward_bytes": t.forward_backward_bytes,
+                       "estimated_total_bytes": self.estimated_total_bytes},
         }
 
     def __str__(self) -> str:
@@ -159,6 +179,10 @@ def present_with(presenter: Presenter) -> None:
     """Install the presenter that ``str(report)``, Jupyter and :meth:`Report.diagram` use."""
     global PRESENTER
     PRESENTER = presenter
+
+
+def _dims(shape: Shape, layout: Layout) -> list[int]:
+    return torch_dims(shape) if layout == Layout.NCHW else list(shape)
 
 
 def _row(node: Node) -> Row:

@@ -99,7 +99,7 @@ def test_frozen_parameters_are_counted_apart(tmp_path) -> None:
     assert report.totals.trainable_params == 290
     assert [r.trainable for r in report.rows] == [False, False, True, True]
     _, out, _ = run_cli("check", str(spec))
-    assert "conv1 (frozen)" in out and "frozen 120" in out
+    assert "conv1 (frozen)" in out and "Non-trainable params: 120" in out
 
 
 def test_check_never_imports_torch() -> None:

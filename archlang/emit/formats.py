@@ -11,7 +11,7 @@ from typing import TextIO
 
 from ..report import Report, Row
 from ..scaling import Step
-from ..core.shapes import fmt
+from ..core.shapes import Layout, fmt
 from .table import Column, Table, console_for, render, rich_table, shorten_middle
 
 
@@ -44,67 +44,82 @@ def human_bytes(n: float) -> str:
     return f"{int(n)} B"
 
 
-def _cells(row: Row) -> tuple[str, ...]:
+def _cells(row: Row, layout: Layout = Layout.HWC) -> tuple[str, ...]:
     name = row.name + ("" if row.trainable else " (frozen)")
-    return (name, row.op, fmt(row.output), f"{row.params:,}", f"{row.mults:,}")
+    return (name, row.op, fmt(row.output, layout), f"{row.params:,}", f"{row.mults:,}")
 
 
-def summary_lines(report: Report) -> list[str]:
+def megabytes(n: int) -> str:
+    """Bytes in torchinfo's unit, 10^6 bytes, two decimals."""
+    return f"{n / 1e6:0.2f}"
+
+
+def summary_lines(report: Report, layout: Layout = Layout.HWC) -> list[str]:
+    """archlang's lines, then torchinfo's block (its names, its definitions, a batch of one)."""
     t = report.totals
-    frozen = f", frozen {t.frozen_params:,}" if t.frozen_params else ""
     return [
-        f"input {fmt(report.input)} -> output {fmt(report.output)}",
-        f"parameters: {t.params:,} ({human(t.params)}; trainable {t.trainable_params:,}{frozen})",
+        f"input {fmt(report.input, layout)} -> output {fmt(report.output, layout)}",
+        f"parameters: {t.params:,} ({human(t.params)})",
         f"multiplies: {t.mults:,} ({human(t.mults)})",
         f"activations: {t.activations:,} values ({human_bytes(t.activation_bytes)} at fp32)",
         f"parameter memory: {human_bytes(t.param_bytes)} at fp32",
+        "",
+        f"Total params: {t.params:,}",
+        f"Trainable params: {t.trainable_params:,}",
+        f"Non-trainable params: {t.frozen_params:,}",
+        f"Input size (MB): {megabytes(report.input_bytes)}",
+        f"Forward/backward pass size (MB): {megabytes(t.forward_backward_bytes)}",
+        f"Params size (MB): {megabytes(t.param_bytes)}",
+        f"Estimated Total Size (MB): {megabytes(report.estimated_total_bytes)}",
     ]
 
 
-def write(report: Report, kind: str, out: TextIO, color: bool = False, width: int | None = None) -> None:
-    """Write ``report`` to ``out`` in one of :data:`FORMATS`."""
+def write(report: Report, kind: str, out: TextIO, color: bool = False, width: int | None = None,
+          layout: Layout = Layout.HWC) -> None:
+    """Write ``report`` to ``out`` in one of :data:`FORMATS`, shapes in ``layout``."""
     if kind == Format.JSON:
-        json.dump(report.to_dict(), out, indent=2)
+        json.dump(report.to_dict(layout), out, indent=2)
         out.write("\n")
     elif kind == Format.MARKDOWN:
-        out.write(markdown_table(report))
+        out.write(markdown_table(report, layout))
     elif kind == Format.CSV:
-        out.write(csv_table(report))
+        out.write(csv_table(report, layout))
     else:
-        write_table(report, out, color, width)
+        write_table(report, out, color, width, layout)
 
 
 COLUMNS = (Column("Layer", shrink=True), Column("Op", shrink=True), Column("Output"),
            Column("Params", right=True), Column("Mults", right=True))
 
 
-def report_table(report: Report) -> Table:
+def report_table(report: Report, layout: Layout = Layout.HWC) -> Table:
     """The layer table: a row per layer (frozen ones dimmed), the totals as its footer. Ops longer
     than :data:`OP_WIDTH` (folded block calls) are shortened in the middle; JSON has them whole."""
     table = Table(COLUMNS)
     for row in report.rows:
-        name, op, out, params, mults = _cells(row)
+        name, op, out, params, mults = _cells(row, layout)
         table.add(name, shorten_middle(op, OP_WIDTH), out, params, mults, style="" if row.trainable else "dim")
     t = report.totals
-    table.footer = ("total", "", fmt(report.output), f"{t.params:,}", f"{t.mults:,}")
+    table.footer = ("total", "", fmt(report.output, layout), f"{t.params:,}", f"{t.mults:,}")
     return table
 
 
-def write_table(report: Report, out: TextIO, color: bool = False, width: int | None = None) -> None:
+def write_table(report: Report, out: TextIO, color: bool = False, width: int | None = None,
+                layout: Layout = Layout.HWC) -> None:
     """The title, the table (fitted to ``width``, or to the terminal when ``color``) and the summary."""
     title = f"{report.network} ({report.file})"
     if not color:
         out.write(title + "\n")
-        render(report_table(report), out, color, width)
-        out.write("\n" + "".join(line + "\n" for line in summary_lines(report)))
+        render(report_table(report, layout), out, color, width)
+        out.write("\n" + "".join(line + "\n" for line in summary_lines(report, layout)))
         return
     from rich.text import Text
 
     console = console_for(out, color, width)
     console.print(Text(title, style="bold"), crop=False)
-    console.print(rich_table(report_table(report)), crop=False)
+    console.print(rich_table(report_table(report, layout)), crop=False)
     console.print()
-    for line in summary_lines(report):
+    for line in summary_lines(report, layout):
         console.print(Text(line), crop=False)
 
 
@@ -115,23 +130,24 @@ def text_table(report: Report) -> str:
     return buffer.getvalue()
 
 
-def markdown_table(report: Report) -> str:
+def markdown_table(report: Report, layout: Layout = Layout.HWC) -> str:
     def esc(cell: str) -> str:
         return cell.replace("|", "\\|")
 
     lines = [f"| {' | '.join(HEADERS)} |", "| --- | --- | --- | ---: | ---: |"]
-    lines += [f"| {' | '.join(esc(c) for c in _cells(r))} |" for r in report.rows]
+    lines += [f"| {' | '.join(esc(c) for c in _cells(r, layout))} |" for r in report.rows]
     t = report.totals
-    lines.append(f"| **total** | | {fmt(report.output)} | {t.params:,} | {t.mults:,} |")
-    return "\n".join(lines) + "\n\n" + "\n".join(f"- {line}" for line in summary_lines(report)) + "\n"
+    lines.append(f"| **total** | | {fmt(report.output, layout)} | {t.params:,} | {t.mults:,} |")
+    summary = "\n".join(f"- {line}" if line else "" for line in summary_lines(report, layout))
+    return "\n".join(lines) + "\n\n" + summary + "\n"
 
 
-def csv_table(report: Report) -> str:
+def csv_table(report: Report, layout: Layout = Layout.HWC) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["name", "op", "output", "params", "mults", "trainable", "line"])
     for r in report.rows:
-        writer.writerow([r.name, r.op, fmt(r.output), r.params, r.mults, int(r.trainable), r.line])
+        writer.writerow([r.name, r.op, fmt(r.output, layout), r.params, r.mults, int(r.trainable), r.line])
     return buffer.getvalue()
 
 
