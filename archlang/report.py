@@ -128,6 +128,7 @@ class Report:
         return {
             "network": self.network, "layout": str(layout), "input": _dims(self.input, layout),
             "output": _dims(self.output, layout), "parameters": self.params,
+            "diagnostics": [d.as_dict() for d in self.warnings],
             "layers": [r.as_dict(layout) for r in self.rows],
             "totals": {"params": t.params, "trainable_params": t.trainable_params,
                        "frozen_params": t.frozen_params, "mults": t.mults, "activations": t.activations,

@@ -12,7 +12,7 @@ from typing import TextIO
 from ..report import Report, Row
 from ..scaling import Step
 from ..core.shapes import Layout, fmt
-from .table import Column, Table, console_for, render, rich_table, shorten_middle
+from .table import Column, Table, console_for, plain_width, render, rich_table, shorten_middle
 
 
 class Format(StrEnum):
@@ -106,20 +106,22 @@ def report_table(report: Report, layout: Layout = Layout.HWC) -> Table:
 
 def write_table(report: Report, out: TextIO, color: bool = False, width: int | None = None,
                 layout: Layout = Layout.HWC) -> None:
-    """The title, the table (fitted to ``width``, or to the terminal when ``color``) and the summary."""
+    """The title, the table (fitted to ``width`` columns when given) and the summary; coloured
+    through rich when ``color``."""
     title = f"{report.network} ({report.file})"
+    table, summary = report_table(report, layout), summary_lines(report, layout)
     if not color:
         out.write(title + "\n")
-        render(report_table(report, layout), out, color, width)
-        out.write("\n" + "".join(line + "\n" for line in summary_lines(report, layout)))
+        render(table, out, color, width)
+        out.write("\n" + "".join(line + "\n" for line in summary))
         return
     from rich.text import Text
 
-    console = console_for(out, color, width)
+    console = console_for(out, color, width or plain_width(table))
     console.print(Text(title, style="bold"), crop=False)
-    console.print(rich_table(report_table(report, layout)), crop=False)
+    console.print(rich_table(table), crop=False)
     console.print()
-    for line in summary_lines(report, layout):
+    for line in summary:
         console.print(Text(line), crop=False)
 
 

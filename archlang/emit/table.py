@@ -9,7 +9,6 @@ as rich would, without importing it; ``tests/test_table.py`` holds the two to ea
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterator, Sequence, TextIO
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -30,25 +29,26 @@ def shorten_middle(text: str, width: int) -> str:
     return text[: width - 1 - tail] + "…" + text[len(text) - tail:]
 
 
-@dataclass(frozen=True)
 class Column:
     """A column's header, whether its cells are right-aligned (numbers), and whether it may be
-    narrower than its longest cell (names, ops: shortened in the middle)."""
+    narrower than its longest cell (names, ops: shortened in the middle). A plain class: a
+    dataclass would cost a millisecond at every start-up of ``check``."""
 
-    header: str
-    right: bool = False
-    shrink: bool = False
+    __slots__ = ("header", "right", "shrink")
+
+    def __init__(self, header: str, right: bool = False, shrink: bool = False):
+        self.header, self.right, self.shrink = header, right, shrink
 
 
-@dataclass
 class Table:
     """Rows of strings under :class:`Column` headers, with an optional footer (the totals) and a
     style per row (a rich style name, for colour on a terminal)."""
 
-    columns: Sequence[Column]
-    rows: list[tuple[str, ...]] = field(default_factory=list)
-    styles: list[str] = field(default_factory=list)
-    footer: tuple[str, ...] | None = None
+    def __init__(self, columns: Sequence[Column], footer: tuple[str, ...] | None = None):
+        self.columns = list(columns)
+        self.rows: list[tuple[str, ...]] = []
+        self.styles: list[str] = []
+        self.footer = footer
 
     def add(self, *cells: str, style: str = "") -> None:
         self.rows.append(cells)
@@ -57,16 +57,17 @@ class Table:
 
 def render(table: Table, out: TextIO, color: bool = False, width: int | None = None) -> None:
     """Write ``table`` to ``out``: through rich when coloured or when it has to fit ``width``
-    columns, otherwise as the same plain text rich would print, without importing it."""
+    columns (``None``: no limit), otherwise as the same plain text rich would print, without
+    importing it."""
     if not color and (width is None or plain_width(table) <= width):
         out.write("".join(line + "\n" for line in plain_lines(table)))
         return
-    console = console_for(out, color, width)
+    console = console_for(out, color, width or plain_width(table))
     console.print(rich_table(table), crop=False)
 
 
-def console_for(out: TextIO, color: bool, width: int | None) -> "Console":
-    """A rich console on ``out``: colours only when asked, the terminal's width unless given."""
+def console_for(out: TextIO, color: bool, width: int) -> "Console":
+    """A rich console on ``out``, ``width`` columns wide: colours only when asked."""
     from rich.console import Console
 
     return Console(file=out, width=width, color_system="auto" if color else None, force_terminal=color or None,
