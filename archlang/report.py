@@ -67,7 +67,7 @@ class Totals:
                    weighted_activations=sum(numel(r.output) for r in rows if r.params > 0))
 
 
-@dataclass
+@dataclass(repr=False)
 class Report:
     """What ``archlang check`` prints: rows in execution order, totals, warnings."""
 
@@ -140,11 +140,18 @@ class Report:
     def __str__(self) -> str:
         return PRESENTER.text(self)
 
+    def __repr__(self) -> str:
+        """One line, where a dataclass would print every row (27 KB for ResNet-50)."""
+        t = self.totals
+        return (f"<Report {self.network}: {len(self.rows)} rows, {t.params:,} params, {t.mults:,} mults, "
+                f"input {'x'.join(map(str, self.input))} -> output {'x'.join(map(str, self.output))}>")
+
     def _repr_html_(self) -> str:  # Jupyter shows the table
         return PRESENTER.html(self)
 
     def diagram(self, depth: int | None = None, direction: str = "TB") -> Any:
-        """The network as an SVG image object, displayed inline in Jupyter."""
+        """The network's diagram: inline SVG in Jupyter (with Graphviz), text otherwise, and
+        ``.save(path)`` to ``.svg``, ``.png``, ``.pdf`` or ``.dot``."""
         return PRESENTER.diagram(self, depth, direction)
 
 

@@ -153,13 +153,22 @@ def csv_table(report: Report, layout: Layout = Layout.HWC) -> str:
     return buffer.getvalue()
 
 
-def html_table(report: Report) -> str:
-    head = "".join(f"<th>{h}</th>" for h in HEADERS)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in _cells(r)) + "</tr>"
-                   for r in report.rows)
-    summary = "<br>".join(html.escape(line) for line in summary_lines(report))
-    return (f"<b>{html.escape(report.network)}</b><table><thead><tr>{head}</tr></thead>"
-            f"<tbody>{body}</tbody></table><p>{summary}</p>")
+def html_table(report: Report, layout: Layout = Layout.HWC) -> str:
+    """A compact HTML table for Jupyter: numbers right-aligned, frozen rows greyed, the totals
+    as the table's footer, the summary below."""
+    right = ' style="text-align:right"'
+
+    def row(cells: tuple[str, ...], tag: str = "td", attrs: str = "") -> str:
+        return f"<tr{attrs}>" + "".join(f"<{tag}{right if i >= 3 else ''}>{html.escape(c)}</{tag}>"
+                                        for i, c in enumerate(cells)) + "</tr>"
+
+    t = report.totals
+    body = "".join(row(_cells(r, layout), attrs="" if r.trainable else ' style="opacity:0.6"') for r in report.rows)
+    total = row(("total", "", fmt(report.output, layout), f"{t.params:,}", f"{t.mults:,}"), "th")
+    summary = "<br>".join(html.escape(line) for line in summary_lines(report, layout) if line)
+    return (f'<div class="archlang-report"><b>{html.escape(report.network)}</b>'
+            f'<table style="font-size:smaller"><thead>{row(HEADERS, "th")}</thead><tbody>{body}</tbody>'
+            f"<tfoot>{total}</tfoot></table><p style=\"font-size:smaller\">{summary}</p></div>")
 
 
 def scaling_table(steps: list[Step], alpha: float, beta: float, gamma: float) -> str:
