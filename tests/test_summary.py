@@ -31,7 +31,7 @@ def summarise(spec):
     return report, model, torchinfo.summary(model, input_size=torch_size(report.input), verbose=0)
 
 
-@pytest.mark.parametrize("name", ["lenet5", "inception_module", "mobilenet_v2", "tiny_unet", "frozen"])
+@pytest.mark.parametrize("name", ["lenet5", "inception_module", "conv_separable", "tiny_unet", "frozen"])
 def test_torchinfo_block_is_what_torchinfo_computes(name: str, tmp_path) -> None:
     spec = write(tmp_path, "frozen.arch", FROZEN) if name == "frozen" else SPECS / f"{name}.arch"
     report, _, stats = summarise(spec)
