@@ -16,6 +16,8 @@ from .core import VERSION
 from .core.errors import ArchError, ExitCode, print_diagnostics
 from .core.extras import require_torch
 from .core.limits import MAX_NUMBER
+from .core.shapes import Layout
+from .core.terminal import terminal_width, wants_colour
 from .emit.dot import DIRECTIONS
 from .emit.formats import FORMATS
 
@@ -105,32 +107,79 @@ def _shape(text: str) -> tuple[int, ...]:
 # --- the parser ----------------------------------------------------------------------------
 
 
+# Shell completion (shtab) names files by these tags; shtab itself is imported only to print a script.
+FILES = {"bash": "_shtab_compgen_files", "zsh": "_files"}
+SHELLS = ("bash", "zsh")
+
+EXAMPLES: dict[str, list[str]] = {
+    "check": ["archlang check specs/resnet.arch -D depth=18",
+              "archlang check specs/resnet.arch --depth 0 --layout nchw",
+              "archlang check specs/vgg.arch --format json > vgg.json"],
+    "compile": ["archlang compile specs/resnet.arch -o resnet.py",
+                "archlang compile specs/resnet.arch --verify --save resnet.pt",
+                "archlang compile specs/lenet5.arch --onnx lenet5.onnx"],
+    "render": ["archlang render specs/inception_module.arch -o inception.svg",
+               "archlang render specs/resnet.arch --depth 0 --direction LR -o resnet.png"],
+    "scale": ["archlang scale specs/efficientnet.arch --phi 3"],
+    "ops": ["archlang ops"],
+    "import": ["archlang import torchvision.models:resnet50 --input 3x224x224 -o resnet50.arch"],
+    "fmt": ["archlang fmt specs/*.arch", "archlang fmt --check specs/resnet.arch"],
+    "lsp": ["archlang lsp"],
+}
+
+
+def _epilog(command: str) -> str:
+    return "examples:\n" + "\n".join(f"  {line}" for line in EXAMPLES[command])
+
+
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("file", help="the .arch spec")
+    p.add_argument("file", help="the .arch spec").complete = FILES  # type: ignore[attr-defined]
     p.add_argument("-D", dest="defines", action="append", type=_define, default=[], metavar="NAME=VALUE",
                    help="override a header parameter (repeatable)")
     p.add_argument("--input", type=_shape, metavar="HxWxC", help="replace the spec's input shape")
 
 
+class _PrintCompletion(argparse.Action):
+    """``--print-completion bash|zsh``: the completion script shtab writes from this parser."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:
+        import shtab
+
+        sys.stdout.write(shtab.complete(parser, shell=str(values)))
+        parser.exit()
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="archlang", description="Architecture compiler and shape checker "
-                                  "for convolutional networks.")
+                                  "for convolutional networks.", formatter_class=argparse.RawDescriptionHelpFormatter,
+                                  epilog="examples:\n  archlang check specs/resnet.arch\n  archlang COMMAND --help\n"
+                                  "  source <(archlang --print-completion bash)")
     top.add_argument("--version", action="version", version=f"archlang {VERSION}")
+    top.add_argument("--print-completion", choices=SHELLS, action=_PrintCompletion, metavar="{bash,zsh}",
+                     help="print a shell completion script")
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    check = sub.add_parser("check", help="print every layer's shape, parameters and multiplies")
+    def command(name: str, help: str, **kwargs: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, epilog=_epilog(name),
+                              formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs)
+
+    check = command("check", "print every layer's shape, parameters and multiplies")
     _common(check)
     check.add_argument("--format", choices=[str(f) for f in FORMATS], default=str(FORMATS[0]))
     check.add_argument("--depth", type=_at_least(0), metavar="N", help="fold block instances deeper than N")
     check.add_argument("--width", type=_at_least(1), metavar="COLUMNS", help="table width (default: the terminal's)")
+    check.add_argument("--layout", choices=[str(x) for x in Layout], default=str(Layout.HWC),
+                       help="shapes as HxWxC (112x112x64) or as PyTorch prints them ([1, 64, 112, 112])")
     check.add_argument("--watch", action="store_true", help="check again each time the file is saved")
 
-    comp = sub.add_parser("compile", help="generate a PyTorch model")
+    comp = command("compile", "generate a PyTorch model")
     _common(comp)
     comp.add_argument("-o", "--output", metavar="model.py", help="write the source here (default: print it)")
     comp.add_argument("--verify", action="store_true", help="build the model, run a batch, compare with the analysis")
     comp.add_argument("--device", default="cpu", help="device for --verify (cpu, cuda, ...)")
-    comp.add_argument("--weights", metavar="CKPT", help="copy a state dict into the model by order and shape")
+    comp.add_argument("--weights", metavar="CKPT", help="copy a state dict into the model by order and shape"
+                      ).complete = FILES  # type: ignore[attr-defined]
     comp.add_argument("--skip", action="append", default=[], metavar="PREFIX",
                       help="with --weights: leave modules with this name prefix fresh (repeatable)")
     comp.add_argument("--strict", action="store_true",
@@ -139,34 +188,34 @@ def parser() -> argparse.ArgumentParser:
     comp.add_argument("--onnx", metavar="model.onnx", help="export the model (weights included) to ONNX, "
                       "with a dynamic batch axis")
 
-    rend = sub.add_parser("render", help="draw the network with Graphviz")
+    rend = command("render", "draw the network with Graphviz")
     _common(rend)
     rend.add_argument("-o", "--output", required=True, metavar="OUT", help="out.svg, .png, .pdf or .dot")
     rend.add_argument("--depth", type=_at_least(0), metavar="N", help="fold block instances deeper than N into one node")
     rend.add_argument("--direction", choices=DIRECTIONS, default=DIRECTIONS[0])
 
-    scale = sub.add_parser("scale", help="EfficientNet compound scaling of a spec with depth, width and res")
+    scale = command("scale", "EfficientNet compound scaling of a spec with depth, width and res")
     _common(scale)
     scale.add_argument("--phi", type=_phi, required=True, help=f"largest compound coefficient (0 to {MAX_PHI})")
     scale.add_argument("--alpha", type=_base, default=1.2, help="depth base (default 1.2)")
     scale.add_argument("--beta", type=_base, default=1.1, help="width base (default 1.1)")
     scale.add_argument("--gamma", type=_base, default=1.15, help="resolution base (default 1.15)")
 
-    sub.add_parser("ops", help="list the ops and what they take")
+    command("ops", "list the ops and what they take")
 
-    imp = sub.add_parser("import", help="write the spec of a PyTorch model (runs the model's own code)",
-                         description="Trace MODULE:CALLABLE with torch.fx and write it as a spec. This imports "
-                         "and runs that Python code.", epilog="example: archlang import torchvision.models:resnet50 "
-                         "--input 3x224x224 -o resnet50.arch")
+    imp = command("import", "write the spec of a PyTorch model (runs the model's own code)",
+                  description="Trace MODULE:CALLABLE with torch.fx and write it as a spec. This imports "
+                  "and runs that Python code.")
     imp.add_argument("target", metavar="MODULE:CALLABLE", help="a module instance, or a callable returning one")
     imp.add_argument("--input", metavar="CxHxW", help="the input, CxHxW or HxWxC (default 3x224x224)")
     imp.add_argument("-o", "--output", metavar="spec.arch", help="write the spec here (default: print it)")
 
-    fmt = sub.add_parser("fmt", help="rewrite specs in the canonical layout")
-    fmt.add_argument("files", nargs="+", metavar="FILE", help="the .arch specs (`-`: standard input to standard output)")
+    fmt = command("fmt", "rewrite specs in the canonical layout")
+    fmt.add_argument("files", nargs="+", metavar="FILE", help="the .arch specs (`-`: standard input to standard output)"
+                     ).complete = FILES  # type: ignore[attr-defined]
     fmt.add_argument("--check", action="store_true",
                      help="change nothing; exit 1 when a file is not formatted (for pre-commit and CI)")
-    sub.add_parser("lsp", help="run the language server (Language Server Protocol over standard input/output)")
+    command("lsp", "run the language server (Language Server Protocol over standard input/output)")
     return top
 
 
@@ -214,21 +263,25 @@ def cmd_check(args: argparse.Namespace) -> ExitCode:
     report = Report.of(_load(args))
     if args.depth is not None:
         report = report.fold(args.depth)
-    write(report, args.format, sys.stdout, color=sys.stdout.isatty(), width=args.width)
+    write(report, args.format, sys.stdout, color=wants_colour(sys.stdout),
+          width=args.width or terminal_width(sys.stdout), layout=Layout(args.layout))
     return ExitCode.OK
 
 
 def cmd_ops(args: argparse.Namespace) -> ExitCode:
+    from .emit.table import Column, Table, render
     from .ops import ALIASES, REGISTRY
 
+    table = Table([Column("Op"), Column("Takes", shrink=True), Column("Does", shrink=True)])
     for name, op in sorted(REGISTRY.items()):
         sig = op.signature
         parts = [a.attr for a in sig.positional] + [f"{k}N" for k in sig.flags] + sorted(sig.words) + [
             f"{k}=" for k in sig.keywords]
         aliases = [a for a, target in ALIASES.items() if target == name]
         also = f" (also {', '.join(aliases)})" if aliases else ""
-        print(f"{name:16} {' '.join(parts):50} {op.doc}{also}")
-    print(f"{'identity':16} {'':50} the input, unchanged (no layer)")
+        table.add(name, " ".join(parts), op.doc + also)
+    table.add("identity", "", "the input, unchanged (no layer)")
+    render(table, sys.stdout, color=wants_colour(sys.stdout), width=terminal_width(sys.stdout))
     return ExitCode.OK
 
 
@@ -461,6 +514,14 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], ExitCode]] = {
 }
 
 
+def json_diagnostics(exc: ArchError) -> None:
+    """``check --format json`` on a spec with errors: a document with the diagnostics alone."""
+    import json
+
+    json.dump({"diagnostics": [d.as_dict() for d in exc.diagnostics]}, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     _escape_unencodable_output()
     args = parser().parse_args(argv)
@@ -469,8 +530,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()  # a full disk or a closed pipe shows here, not at exit
         return status
     except ArchError as exc:
-        rendered = exc.render()
-        if sys.stderr.isatty():  # colours only for a person; Pygments is not imported otherwise
+        if getattr(args, "format", None) == "json":  # tools read the diagnostics from standard output
+            json_diagnostics(exc)
+        colour = wants_colour(sys.stderr)
+        rendered = exc.render(colour)
+        if colour:  # Pygments (the `lsp` extra) is imported only to colour a person's excerpts
             from .tooling.colour import colour_excerpts
 
             rendered = colour_excerpts(rendered)

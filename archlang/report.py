@@ -9,7 +9,7 @@ from typing import Any, Protocol
 from .core.errors import Diagnostic
 from .core.ir import BlockInstance, Frame, FrameKind, Graph, Node
 from .core.opdef import OpDef
-from .core.shapes import Shape, numel
+from .core.shapes import Layout, Shape, numel, torch_dims
 
 BYTES_FP32 = 4
 
@@ -29,9 +29,9 @@ class Row:
     folded: int = 0  # how many layers a folded block row stands for (0: a single layer)
     training_only: bool = False  # acts only in training mode (augmentation)
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self, layout: Layout = Layout.HWC) -> dict[str, Any]:
         """The row in JSON; ``"training_only": true`` is added for augmentation rows only."""
-        row = {"name": self.name, "op": self.op, "output": list(self.output), "params": self.params,
+        row = {"name": self.name, "op": self.op, "output": _dims(self.output, layout), "params": self.params,
                "mults": self.mults, "trainable": self.trainable, "line": self.line}
         return row | {"training_only": True} if self.training_only else row
 
@@ -42,6 +42,7 @@ class Totals:
     trainable_params: int
     mults: int
     activations: int  # elements of every layer's output
+    weighted_activations: int = 0  # elements of the outputs of layers with parameters
 
     @property
     def frozen_params(self) -> int:
@@ -55,15 +56,22 @@ class Totals:
     def param_bytes(self) -> int:
         return self.params * BYTES_FP32
 
+    @property
+    def forward_backward_bytes(self) -> int:
+        """torchinfo's "forward/backward pass size": the fp32 outputs of the layers that have
+        parameters, twice (the output and its gradient); other layers' outputs are not counted."""
+        return 2 * self.weighted_activations * BYTES_FP32
+
     @classmethod
     def of(cls, rows: list[Row]) -> "Totals":
         return cls(params=sum(r.params for r in rows),
                    trainable_params=sum(r.params for r in rows if r.trainable),
                    mults=sum(r.mults for r in rows),
-                   activations=sum(numel(r.output) for r in rows))
+                   activations=sum(numel(r.output) for r in rows),
+                   weighted_activations=sum(numel(r.output) for r in rows if r.params > 0))
 
 
-@dataclass
+@dataclass(repr=False)
 class Report:
     """What ``archlang check`` prints: rows in execution order, totals, warnings."""
 
@@ -93,26 +101,46 @@ class Report:
         return Report(self.network, self.file, self.input, self.output, rows, self.totals, self.params,
                       self.warnings, self.graph)
 
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON document of ``archlang check --format json``."""
+    @property
+    def input_bytes(self) -> int:
+        """The fp32 input for a batch of one (torchinfo's "input size")."""
+        return numel(self.input) * BYTES_FP32
+
+    @property
+    def estimated_total_bytes(self) -> int:
+        """torchinfo's "estimated total size": input, forward/backward pass and parameters."""
+        return self.input_bytes + self.totals.forward_backward_bytes + self.totals.param_bytes
+
+    def to_dict(self, layout: Layout = Layout.HWC) -> dict[str, Any]:
+        """The JSON document of ``archlang check --format json``; shapes in ``layout``."""
         t = self.totals
         return {
-            "network": self.network, "input": list(self.input), "output": list(self.output),
-            "parameters": self.params,
-            "layers": [r.as_dict() for r in self.rows],
+            "network": self.network, "layout": str(layout), "input": _dims(self.input, layout),
+            "output": _dims(self.output, layout), "parameters": self.params,
+            "diagnostics": [d.as_dict() for d in self.warnings],
+            "layers": [r.as_dict(layout) for r in self.rows],
             "totals": {"params": t.params, "trainable_params": t.trainable_params,
                        "frozen_params": t.frozen_params, "mults": t.mults, "activations": t.activations,
-                       "activation_bytes": t.activation_bytes, "param_bytes": t.param_bytes},
+                       "activation_bytes": t.activation_bytes, "param_bytes": t.param_bytes,
+                       "input_bytes": self.input_bytes, "forward_backward_bytes": t.forward_backward_bytes,
+                       "estimated_total_bytes": self.estimated_total_bytes},
         }
 
     def __str__(self) -> str:
         return PRESENTER.text(self)
 
+    def __repr__(self) -> str:
+        """One line, where a dataclass would print every row (27 KB for ResNet-50)."""
+        t = self.totals
+        return (f"<Report {self.network}: {len(self.rows)} rows, {t.params:,} params, {t.mults:,} mults, "
+                f"input {'x'.join(map(str, self.input))} -> output {'x'.join(map(str, self.output))}>")
+
     def _repr_html_(self) -> str:  # Jupyter shows the table
         return PRESENTER.html(self)
 
     def diagram(self, depth: int | None = None, direction: str = "TB") -> Any:
-        """The network as an SVG image object, displayed inline in Jupyter."""
+        """The network's diagram: inline SVG in Jupyter (with Graphviz), text otherwise, and
+        ``.save(path)`` to ``.svg``, ``.png``, ``.pdf`` or ``.dot``."""
         return PRESENTER.diagram(self, depth, direction)
 
 
@@ -148,6 +176,10 @@ def present_with(presenter: Presenter) -> None:
     """Install the presenter that ``str(report)``, Jupyter and :meth:`Report.diagram` use."""
     global PRESENTER
     PRESENTER = presenter
+
+
+def _dims(shape: Shape, layout: Layout) -> list[int]:
+    return torch_dims(shape) if layout == Layout.NCHW else list(shape)
 
 
 def _row(node: Node) -> Row:

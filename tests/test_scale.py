@@ -29,8 +29,9 @@ def test_scale_cli() -> None:
     assert status == 0
     lines = out.splitlines()
     assert lines[0].endswith("alpha * beta^2 * gamma^2 = 1.920")
-    assert lines[2].split()[:5] == ["0", "1.000", "1.000", "224", "5,288,548"]
-    assert len(lines) == 2 + 3
+    assert set(lines[2]) == {"─"}  # the rule under the header
+    assert lines[3].split()[:5] == ["0", "1.000", "1.000", "224", "5,288,548"]
+    assert len(lines) == 3 + 3
     status, _, err = run_cli("scale", str(SPECS / "lenet5.arch"), "--phi", "2")
     assert status == 2 and "no header parameters `depth`, `width`, `res`" in err
 
@@ -41,7 +42,7 @@ def test_scale_honours_input_and_prints_warnings_once(tmp_path) -> None:
                     "conv 3x3 s2 x(round(8 * width)) -> gap -> flatten -> fc 10\n", encoding="utf-8")
     status, out, err = run_cli("scale", str(spec), "--phi", "1", "--input", "64x64x3")
     assert status == 0
-    first = out.splitlines()[2].split()
+    first = out.splitlines()[3].split()
     # conv 3x3 s2 x8 on 64x64x3: 27*8 + 8 = 224 params, 31x31x8 outputs of 27 mults; fc 8 -> 10: 90 and 80
     assert first[:5] == ["0", "1.000", "1.000", "32", "314"] and first[5] == f"{31 * 31 * 8 * 27 + 80:,}"
     assert err.count("warning:") == 1 and "leaves the last row and column unused" in err

@@ -5,7 +5,9 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
-from typing import TextIO
+from typing import Any, TextIO
+
+from .terminal import wants_colour
 
 
 class ExitCode(IntEnum):
@@ -54,6 +56,14 @@ class Diagnostic:
     def is_error(self) -> bool:
         return self.severity == Severity.ERROR
 
+    def as_dict(self) -> dict[str, Any]:
+        """The diagnostic in ``--format json``: severity, message, where (1-based) and hints."""
+        s = self.span
+        where = ({"file": s.file, "line": s.line, "col": s.col, "end_line": s.end_line, "end_col": s.end_col}
+                 if s else {"file": None, "line": None, "col": None, "end_line": None, "end_col": None})
+        return {"severity": str(self.severity), "message": self.message, **where, "help": self.help,
+                "notes": list(self.notes), "code": self.code}
+
 
 class ArchError(Exception):
     """A spec (or its parameters) cannot be analysed; carries every diagnostic found."""
@@ -63,8 +73,13 @@ class ArchError(Exception):
         self.sources = dict(sources or {})
         super().__init__(self.render())
 
-    def render(self) -> str:
-        return "\n".join(render(d, self.sources) for d in self.diagnostics)
+    def render(self, colour: bool = False) -> str:
+        return "\n".join(render(d, self.sources, colour) for d in self.diagnostics)
+
+    def _render_traceback_(self) -> list[str]:
+        """IPython and Jupyter show this instead of a traceback: the diagnostics, as the
+        command line prints them, without archlang's internal frames."""
+        return self.render(colour=True).splitlines()
 
     @property
     def exit_status(self) -> ExitCode:
@@ -94,9 +109,12 @@ class DiagnosticSink:
 
 
 def print_diagnostics(diagnostics: list[Diagnostic], sources: dict[str, str], stream: TextIO | None = None) -> None:
-    """Write each diagnostic, rendered, to ``stream`` (standard error by default)."""
+    """Write each diagnostic, rendered, to ``stream`` (standard error by default), coloured
+    where :func:`~archlang.core.terminal.wants_colour` says so."""
+    stream = stream or sys.stderr
+    colour = wants_colour(stream)
     for diag in diagnostics:
-        print(render(diag, sources), file=stream or sys.stderr)
+        print(render(diag, sources, colour), file=stream)
 
 
 def printable(text: str) -> str:
@@ -118,27 +136,37 @@ def source_lines(text: str) -> list[str]:
     return [line.removesuffix("\r") for line in text.split("\n")]
 
 
-def render(diag: Diagnostic, sources: dict[str, str]) -> str:
-    """Format a diagnostic as ``file:line:col: error: ...`` with the source line and a caret."""
+# rustc's colours: the severity and the carets in red or yellow, the gutter in blue, hints bold
+_SEVERITY = {Severity.ERROR: "\x1b[1;31m", Severity.WARNING: "\x1b[1;33m"}
+_BOLD, _GUTTER, _HELP, _RESET = "\x1b[1m", "\x1b[1;34m", "\x1b[1;36m", "\x1b[0m"
+
+
+def render(diag: Diagnostic, sources: dict[str, str], colour: bool = False) -> str:
+    """Format a diagnostic as ``file:line:col: error: ...`` with the source line and a caret;
+    with ANSI colours when ``colour`` (the spec's own text is always escaped by :func:`printable`)."""
+    def paint(code: str, text: str) -> str:
+        return f"{code}{text}{_RESET}" if colour else text
+
+    severity = paint(_SEVERITY[diag.severity], str(diag.severity))
+    message = paint(_BOLD, printable(diag.message))
     if diag.span is None:
-        head = f"{diag.severity}: {printable(diag.message)}"
-        lines = [head]
+        lines = [f"{severity}: {message}"]
     else:
         s = diag.span
-        lines = [f"{printable(s.file)}:{s.line}:{s.col}: {diag.severity}: {printable(diag.message)}"]
+        lines = [f"{paint(_BOLD, f'{printable(s.file)}:{s.line}:{s.col}:')} {severity}: {message}"]
         text = sources.get(s.file)
         if text is not None:
-            lines += _excerpt(text, s)
-    lines += [f"note: {printable(n)}" for n in diag.notes]
+            lines += _excerpt(text, s, paint, _SEVERITY[diag.severity])
+    lines += [f"{paint(_BOLD, 'note')}: {printable(n)}" for n in diag.notes]
     if diag.help:
-        lines.append(f"help: {printable(diag.help)}")
+        lines.append(f"{paint(_HELP, 'help')}: {printable(diag.help)}")
     return "\n".join(lines)
 
 
 EXCERPT_WIDTH = 160
 
 
-def _excerpt(text: str, span: Span) -> list[str]:
+def _excerpt(text: str, span: Span, paint: Any, caret_code: str) -> list[str]:
     source_lines_ = source_lines(text)
     if not 1 <= span.line <= len(source_lines_):
         return []
@@ -155,4 +183,5 @@ def _excerpt(text: str, span: Span) -> list[str]:
         end = span.end_col
     before = printable(line[:span.col - 1])
     width = max(1, len(printable(line[span.col - 1:max(span.col, end) - 1])))
-    return [f"{span.line} | {printable(line)}", f"{gutter} | {' ' * len(before)}{'^' * width}"]
+    return [f"{paint(_GUTTER, f'{span.line} |')} {printable(line)}",
+            f"{paint(_GUTTER, f'{gutter} |')} {' ' * len(before)}{paint(caret_code, '^' * width)}"]

@@ -7,13 +7,34 @@ The rules follow PyTorch's exactly, including where PyTorch refuses an input.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 Shape = tuple[int, ...]
 
 
-def fmt(shape: Shape | None) -> str:
-    """``28x28x192`` or ``120``; ``?`` when a shape is unknown after an earlier error."""
-    return "?" if shape is None else "x".join(str(d) for d in shape)
+class Layout(StrEnum):
+    """How shapes are shown: ``hwc`` as the course writes them (``112x112x64``), ``nchw`` as
+    PyTorch prints a tensor's size for a batch of one (``[1, 64, 112, 112]``)."""
+
+    HWC = "hwc"
+    NCHW = "nchw"
+
+
+def torch_dims(shape: Shape) -> list[int]:
+    """The size PyTorch gives a batch of one: ``(H, W, C)`` -> ``[1, C, H, W]``, ``(N,)`` -> ``[1, N]``."""
+    if len(shape) == 3:
+        return [1, shape[2], shape[0], shape[1]]
+    return [1, *shape]
+
+
+def fmt(shape: Shape | None, layout: Layout = Layout.HWC) -> str:
+    """``28x28x192`` or ``120`` (``[1, 192, 28, 28]``, ``[1, 120]`` in the NCHW layout); ``?``
+    when a shape is unknown after an earlier error."""
+    if shape is None:
+        return "?"
+    if layout == Layout.NCHW:
+        return "[" + ", ".join(str(d) for d in torch_dims(shape)) + "]"
+    return "x".join(str(d) for d in shape)
 
 
 def is_volume(shape: Shape) -> bool:

@@ -7,6 +7,8 @@ layers are dashed. ``depth`` folds block instances deeper than it into one node 
 from __future__ import annotations
 
 import html
+import os
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -183,15 +185,59 @@ def render_image(dot_source: str, fmt_: str) -> bytes:
     return result.stdout
 
 
-class SVGImage:
-    """An SVG that Jupyter shows inline."""
-
-    def __init__(self, svg: str):
-        self.svg = svg
-
-    def _repr_svg_(self) -> str:
-        return self.svg
+_TAG = re.compile(r"<[^>]+>")
 
 
-def svg_object(graph: Graph, depth: int | None = None, direction: str = "TB") -> Any:
-    return SVGImage(render_image(to_dot(graph, depth, direction), "svg").decode())
+def _plain(label: str) -> str:
+    """A box's HTML-like label as one line of text: ``conv 1x1 x64 · 28x28x64``."""
+    return " · ".join(html.unescape(_TAG.sub("", part)) for part in label.split("<br/>"))
+
+
+def to_text(graph: Graph, depth: int | None = None) -> str:
+    """The diagram as text, for where no image can be shown: one numbered line per box in
+    execution order, naming the boxes it reads from when that is not simply the line above."""
+    boxes, edges = boxes_and_edges(graph, depth)
+    number = {box.id: i for i, box in enumerate(boxes)}
+    sources: dict[str, list[str]] = {}
+    for a, b, _ in edges:
+        sources.setdefault(b, []).append(a)
+    lines = [f"{graph.name}: {len(boxes) - 2} boxes"]
+    for i, box in enumerate(boxes):
+        inputs = sources.get(box.id, [])
+        frozen = " (frozen)" if box.frozen else ""
+        reads = "" if [number[a] for a in inputs] in ([], [i - 1]) else (
+            "  <- " + ", ".join(f"[{number[a]}]" for a in inputs))
+        lines.append(f"[{i}] {_plain(box.label)}{frozen}{reads}")
+    return "\n".join(lines) + "\n"
+
+
+class Diagram:
+    """A network's diagram: its DOT source, an SVG where Graphviz is installed (which Jupyter
+    shows inline), a text outline everywhere else, and :meth:`save` to a file."""
+
+    def __init__(self, graph: Graph, depth: int | None = None, direction: str = "TB"):
+        self.source = to_dot(graph, depth, direction)
+        self.text = to_text(graph, depth)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the diagram to ``path``: ``.dot`` as DOT source, ``.svg``, ``.png`` or ``.pdf``
+        through Graphviz (:class:`DotMissing` when it is not installed)."""
+        from ..core.atomic import write_atomically
+
+        ext = os.path.splitext(os.fspath(path))[1].lower().lstrip(".")
+        if ext not in FORMATS:
+            raise ValueError(f"cannot tell the format of `{os.fspath(path)}`: use .svg, .png, .pdf or .dot")
+        write_atomically(os.fspath(path), self.source if ext == "dot" else render_image(self.source, ext))
+
+    def _repr_svg_(self) -> str | None:
+        """Jupyter's image; ``None`` without Graphviz, so that Jupyter shows the text instead."""
+        if not has_dot():
+            return None
+        return render_image(self.source, "svg").decode()
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return self.text
+

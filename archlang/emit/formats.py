@@ -11,8 +11,8 @@ from typing import TextIO
 
 from ..report import Report, Row
 from ..scaling import Step
-from ..core.shapes import fmt
-
+from ..core.shapes import Layout, fmt
+from .table import Column, Table, console_for, plain_width, render, rich_table, shorten_middle
 
 
 class Format(StrEnum):
@@ -44,120 +44,143 @@ def human_bytes(n: float) -> str:
     return f"{int(n)} B"
 
 
-def _cells(row: Row) -> tuple[str, ...]:
+def _cells(row: Row, layout: Layout = Layout.HWC) -> tuple[str, ...]:
     name = row.name + ("" if row.trainable else " (frozen)") + (" (training only)" if row.training_only else "")
-    return (name, row.op, fmt(row.output), f"{row.params:,}", f"{row.mults:,}")
+    return (name, row.op, fmt(row.output, layout), f"{row.params:,}", f"{row.mults:,}")
 
 
-def summary_lines(report: Report) -> list[str]:
+def megabytes(n: int) -> str:
+    """Bytes in torchinfo's unit, 10^6 bytes, two decimals."""
+    return f"{n / 1e6:0.2f}"
+
+
+def summary_lines(report: Report, layout: Layout = Layout.HWC) -> list[str]:
+    """archlang's lines, then torchinfo's block (its names, its definitions, a batch of one)."""
     t = report.totals
-    frozen = f", frozen {t.frozen_params:,}" if t.frozen_params else ""
     return [
-        f"input {fmt(report.input)} -> output {fmt(report.output)}",
-        f"parameters: {t.params:,} ({human(t.params)}; trainable {t.trainable_params:,}{frozen})",
+        f"input {fmt(report.input, layout)} -> output {fmt(report.output, layout)}",
+        f"parameters: {t.params:,} ({human(t.params)})",
         f"multiplies: {t.mults:,} ({human(t.mults)})",
         f"activations: {t.activations:,} values ({human_bytes(t.activation_bytes)} at fp32)",
         f"parameter memory: {human_bytes(t.param_bytes)} at fp32",
+        "",
+        f"Total params: {t.params:,}",
+        f"Trainable params: {t.trainable_params:,}",
+        f"Non-trainable params: {t.frozen_params:,}",
+        f"Input size (MB): {megabytes(report.input_bytes)}",
+        f"Forward/backward pass size (MB): {megabytes(t.forward_backward_bytes)}",
+        f"Params size (MB): {megabytes(t.param_bytes)}",
+        f"Estimated Total Size (MB): {megabytes(report.estimated_total_bytes)}",
     ]
 
 
-def write(report: Report, kind: str, out: TextIO, color: bool = False, width: int | None = None) -> None:
-    """Write ``report`` to ``out`` in one of :data:`FORMATS`."""
+def write(report: Report, kind: str, out: TextIO, color: bool = False, width: int | None = None,
+          layout: Layout = Layout.HWC) -> None:
+    """Write ``report`` to ``out`` in one of :data:`FORMATS`, shapes in ``layout``."""
     if kind == Format.JSON:
-        json.dump(report.to_dict(), out, indent=2)
+        json.dump(report.to_dict(layout), out, indent=2)
         out.write("\n")
     elif kind == Format.MARKDOWN:
-        out.write(markdown_table(report))
+        out.write(markdown_table(report, layout))
     elif kind == Format.CSV:
-        out.write(csv_table(report))
+        out.write(csv_table(report, layout))
     else:
-        write_table(report, out, color, width)
+        write_table(report, out, color, width, layout)
 
 
-def table_lines(report: Report, width: int | None = None) -> list[tuple[str, str]]:
-    """The table as ``(style, text)`` lines: plain aligned columns, computed once, so that
-    10,000 rows cost milliseconds. ``width`` shortens the Op column to fit."""
+COLUMNS = (Column("Layer", shrink=True), Column("Op", shrink=True), Column("Output"),
+           Column("Params", right=True), Column("Mults", right=True))
+
+
+def report_table(report: Report, layout: Layout = Layout.HWC) -> Table:
+    """The layer table: a row per layer (frozen ones dimmed), the totals as its footer. Ops longer
+    than :data:`OP_WIDTH` (folded block calls) are shortened in the middle; JSON has them whole."""
+    table = Table(COLUMNS)
+    for row in report.rows:
+        name, op, out, params, mults = _cells(row, layout)
+        table.add(name, shorten_middle(op, OP_WIDTH), out, params, mults, style="" if row.trainable else "dim")
     t = report.totals
-    rows = [_cells(r) for r in report.rows]
-    total = ("total", "", fmt(report.output), f"{t.params:,}", f"{t.mults:,}")
-    widths = [max(len(h), *(len(r[i]) for r in rows), len(total[i])) for i, h in enumerate(HEADERS)]
-    widths[1] = min(widths[1], OP_WIDTH)
-    if width:
-        widths[1] = max(8, min(widths[1], width - sum(widths) + widths[1] - 2 * (len(HEADERS) - 1)))
-
-    def line(cells: tuple[str, ...]) -> str:
-        out = []
-        for i, (cell, w) in enumerate(zip(cells, widths)):
-            cell = cell if len(cell) <= w else cell[: w - 1] + "…"
-            out.append(cell.rjust(w) if HEADERS[i] in ("Params", "Mults") else cell.ljust(w))
-        return "  ".join(out).rstrip()
-
-    rule = "  ".join("─" * w for w in widths)
-    lines = [("title", f"{report.network} ({report.file})"), ("header", line(HEADERS)), ("rule", rule)]
-    lines += [("row" if r.trainable else "frozen", line(cells)) for r, cells in zip(report.rows, rows)]
-    lines += [("rule", rule), ("total", line(total)), ("", "")]
-    lines += [("summary", text) for text in summary_lines(report)]
-    return lines
+    table.footer = ("total", "", fmt(report.output, layout), f"{t.params:,}", f"{t.mults:,}")
+    return table
 
 
-_STYLES = {"title": "bold", "header": "bold", "rule": "dim", "frozen": "dim", "total": "bold"}
-
-
-def write_table(report: Report, out: TextIO, color: bool = False, width: int | None = None) -> None:
-    """The table; through rich, with colours, when ``color`` (a terminal), else as plain text."""
-    lines = table_lines(report, width)
+def write_table(report: Report, out: TextIO, color: bool = False, width: int | None = None,
+                layout: Layout = Layout.HWC) -> None:
+    """The title, the table (fitted to ``width`` columns when given) and the summary; coloured
+    through rich when ``color``."""
+    title = f"{report.network} ({report.file})"
+    table, summary = report_table(report, layout), summary_lines(report, layout)
     if not color:
-        out.write("\n".join(text for _, text in lines) + "\n")
+        out.write(title + "\n")
+        render(table, out, color, width)
+        out.write("\n" + "".join(line + "\n" for line in summary))
         return
-    from rich.console import Console
     from rich.text import Text
 
-    console = Console(file=out, highlight=False, soft_wrap=True)
-    for style, text in lines:
-        console.print(Text(text, style=_STYLES.get(style, "")))
+    console = console_for(out, color, width or plain_width(table))
+    console.print(Text(title, style="bold"), crop=False)
+    console.print(rich_table(table), crop=False)
+    console.print()
+    for line in summary:
+        console.print(Text(line), crop=False)
 
 
 def text_table(report: Report) -> str:
-    return "\n".join(text for _, text in table_lines(report)) + "\n"
+    """The table as ``archlang check`` prints it to a file."""
+    buffer = io.StringIO()
+    write_table(report, buffer)
+    return buffer.getvalue()
 
 
-def markdown_table(report: Report) -> str:
+def markdown_table(report: Report, layout: Layout = Layout.HWC) -> str:
     def esc(cell: str) -> str:
         return cell.replace("|", "\\|")
 
     lines = [f"| {' | '.join(HEADERS)} |", "| --- | --- | --- | ---: | ---: |"]
-    lines += [f"| {' | '.join(esc(c) for c in _cells(r))} |" for r in report.rows]
+    lines += [f"| {' | '.join(esc(c) for c in _cells(r, layout))} |" for r in report.rows]
     t = report.totals
-    lines.append(f"| **total** | | {fmt(report.output)} | {t.params:,} | {t.mults:,} |")
-    return "\n".join(lines) + "\n\n" + "\n".join(f"- {line}" for line in summary_lines(report)) + "\n"
+    lines.append(f"| **total** | | {fmt(report.output, layout)} | {t.params:,} | {t.mults:,} |")
+    summary = "\n".join(f"- {line}" if line else "" for line in summary_lines(report, layout))
+    return "\n".join(lines) + "\n\n" + summary + "\n"
 
 
-def csv_table(report: Report) -> str:
+def csv_table(report: Report, layout: Layout = Layout.HWC) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["name", "op", "output", "params", "mults", "trainable", "line"])
     for r in report.rows:
-        writer.writerow([r.name, r.op, fmt(r.output), r.params, r.mults, int(r.trainable), r.line])
+        writer.writerow([r.name, r.op, fmt(r.output, layout), r.params, r.mults, int(r.trainable), r.line])
     return buffer.getvalue()
 
 
-def html_table(report: Report) -> str:
-    head = "".join(f"<th>{h}</th>" for h in HEADERS)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in _cells(r)) + "</tr>"
-                   for r in report.rows)
-    summary = "<br>".join(html.escape(line) for line in summary_lines(report))
-    return (f"<b>{html.escape(report.network)}</b><table><thead><tr>{head}</tr></thead>"
-            f"<tbody>{body}</tbody></table><p>{summary}</p>")
+def html_table(report: Report, layout: Layout = Layout.HWC) -> str:
+    """A compact HTML table for Jupyter: numbers right-aligned, frozen rows greyed, the totals
+    as the table's footer, the summary below."""
+    right = ' style="text-align:right"'
+
+    def row(cells: tuple[str, ...], tag: str = "td", attrs: str = "") -> str:
+        return f"<tr{attrs}>" + "".join(f"<{tag}{right if i >= 3 else ''}>{html.escape(c)}</{tag}>"
+                                        for i, c in enumerate(cells)) + "</tr>"
+
+    t = report.totals
+    body = "".join(row(_cells(r, layout), attrs="" if r.trainable else ' style="opacity:0.6"') for r in report.rows)
+    total = row(("total", "", fmt(report.output, layout), f"{t.params:,}", f"{t.mults:,}"), "th")
+    summary = "<br>".join(html.escape(line) for line in summary_lines(report, layout) if line)
+    return (f'<div class="archlang-report"><b>{html.escape(report.network)}</b>'
+            f'<table style="font-size:smaller"><thead>{row(HEADERS, "th")}</thead><tbody>{body}</tbody>'
+            f"<tfoot>{total}</tfoot></table><p style=\"font-size:smaller\">{summary}</p></div>")
 
 
 def scaling_table(steps: list[Step], alpha: float, beta: float, gamma: float) -> str:
     """The table of ``archlang scale``: each step's figures and its cost against phi = 0."""
     flops = alpha * beta ** 2 * gamma ** 2
-    header = ("phi", "depth", "width", "res", "params", "mults", "mults / phi=0", f"{flops:.3f}^phi")
-    rows = [header] + [(str(s.phi), f"{s.depth:.3f}", f"{s.width:.3f}", str(s.res), f"{s.params:,}",
-                        f"{s.mults:,} ({human(s.mults)})", f"{s.mults / steps[0].mults:.2f}",
-                        f"{flops ** s.phi:.2f}") for s in steps]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    lines = ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
-    note = f"alpha={alpha} beta={beta} gamma={gamma}: alpha * beta^2 * gamma^2 = {flops:.3f}"
-    return "\n".join([note, *lines]) + "\n"
+    columns = [Column("phi")] + [Column(h, right=True) for h in
+                                 ("depth", "width", "res", "params", "mults", "mults / phi=0", f"{flops:.3f}^phi")]
+    table = Table(columns)
+    for s in steps:
+        table.add(str(s.phi), f"{s.depth:.3f}", f"{s.width:.3f}", str(s.res), f"{s.params:,}",
+                  f"{s.mults:,} ({human(s.mults)})", f"{s.mults / steps[0].mults:.2f}", f"{flops ** s.phi:.2f}")
+    buffer = io.StringIO()
+    buffer.write(f"alpha={alpha} beta={beta} gamma={gamma}: alpha * beta^2 * gamma^2 = {flops:.3f}\n")
+    render(table, buffer)
+    return buffer.getvalue()

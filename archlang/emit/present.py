@@ -19,8 +19,8 @@ class ReportPresenter:
         return html_table(report)
 
     def diagram(self, report: Report, depth: int | None, direction: str) -> Any:
-        from .dot import svg_object
+        from .dot import Diagram
 
         if report.graph is None:
             raise ValueError("this report carries no graph to draw")
-        return svg_object(report.graph, depth=depth, direction=direction)
+        return Diagram(report.graph, depth=depth, direction=direction)

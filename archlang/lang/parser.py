@@ -65,12 +65,15 @@ def _lark() -> Any:
 
 
 def _cache_file() -> str | bool:
-    """A per-user cache of the LALR tables, keyed by the grammar's content (Lark hashes it)."""
+    """A per-user cache of the LALR tables, keyed by the grammar's content (Lark hashes it), in
+    the platform's cache folder (platformdirs: ``$XDG_CACHE_HOME`` or ``~/.cache`` on Linux,
+    ``~/Library/Caches`` on macOS, ``%LOCALAPPDATA%`` on Windows)."""
     import os
     import tempfile
 
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    folder = os.path.join(base, "archlang")
+    from platformdirs import user_cache_dir
+
+    folder = user_cache_dir("archlang", appauthor=False)
     try:
         os.makedirs(folder, exist_ok=True)
         return os.path.join(folder, "lark-lalr.cache") if os.access(folder, os.W_OK) else True

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 
-_EXCERPT = re.compile(r"^(\d+ \| )(.*)$", re.MULTILINE)
+# a quoted source line: its gutter plain, or painted blue by core.errors.render
+_EXCERPT = re.compile(r"^((?:\x1b\[1;34m)?\d+ \|(?:\x1b\[0m)? )(.*)$", re.MULTILINE)
 
 
 def colour_excerpts(rendered: str) -> str:

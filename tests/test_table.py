@@ -1,0 +1,104 @@
+"""Tables through rich: the plain fast path prints what rich prints, a table fits a given width by
+shortening names in the middle, colours only on request, and a piped `check` never imports rich."""
+
+from __future__ import annotations
+
+import io
+import re
+import subprocess
+import sys
+
+import pytest
+from rich.console import Console
+
+import archlang
+from archlang.emit.formats import report_table, write_table
+from archlang.emit.table import Column, Table, plain_lines, render, rich_table, shorten_middle
+from conftest import ROOT, SPECS, run_cli
+
+ALL_SPECS = sorted(p.stem for p in SPECS.glob("*.arch"))
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def rich_text(table: Table, width: int = 1000) -> list[str]:
+    buffer = io.StringIO()
+    Console(file=buffer, width=width, color_system=None).print(rich_table(table))
+    return buffer.getvalue().splitlines()
+
+
+@pytest.mark.parametrize("name", ALL_SPECS)
+def test_plain_table_is_what_rich_prints(name: str) -> None:
+    table = report_table(archlang.check(SPECS / f"{name}.arch"))
+    assert plain_lines(table) == rich_text(table)
+
+
+def test_scale_and_ops_tables_are_what_rich_prints() -> None:
+    _, out, _ = run_cli("scale", str(SPECS / "efficientnet.arch"), "--phi", "2")
+    assert out.splitlines()[1].split() == ["phi", "depth", "width", "res", "params", "mults", "mults", "/",
+                                           "phi=0", "1.920^phi"]
+    from archlang.emit.formats import scaling_table
+    from archlang.scaling import Step
+
+    steps = [Step(0, 1.0, 1.0, 224, 10, 100), Step(1, 1.2, 1.1, 256, 20, 300)]
+    lines = scaling_table(steps, 1.2, 1.1, 1.15).splitlines()
+    table = Table([Column("phi")] + [Column(h, right=True) for h in ("depth", "width", "res", "params", "mults",
+                                                                     "mults / phi=0", "1.920^phi")])
+    table.add("0", "1.000", "1.000", "224", "10", "100 (100)", "1.00", "1.00")
+    table.add("1", "1.200", "1.100", "256", "20", "300 (300)", "3.00", "1.92")
+    assert lines[1:] == plain_lines(table) == rich_text(table)
+
+
+def test_shorten_middle_keeps_both_ends() -> None:
+    assert shorten_middle("layer4.unit3.bottleneck1.conv3", 30) == "layer4.unit3.bottleneck1.conv3"
+    assert shorten_middle("layer4.unit3.bottleneck1.conv3", 15) == "layer4.…1.conv3"
+    assert shorten_middle("abcdef", 2) == "a…"
+    assert shorten_middle("abcdef", 1) == "…"
+    for width in range(1, 12):
+        assert len(shorten_middle("features.layer4.conv3", width)) == width
+
+
+@pytest.mark.parametrize("width", [60, 72, 90])
+def test_table_fits_the_width_by_shortening_names(width: int) -> None:
+    report = archlang.check(SPECS / "resnet.arch")
+    out = io.StringIO()
+    write_table(report, out, width=width)
+    lines = out.getvalue().splitlines()
+    table_lines = lines[1: 3 + len(report.rows) + 2]
+    assert all(len(line) <= width for line in table_lines), max(map(len, table_lines))
+    rows = table_lines[2: 2 + len(report.rows)]
+    shortened = 0
+    for row, line in zip(report.rows, rows):
+        cells = re.split(r"\s{2,}", line.strip())
+        assert cells[-2:] == [f"{row.params:,}", f"{row.mults:,}"]  # numbers are never cut
+        name = cells[0]
+        if name != row.name:
+            shortened += 1
+            head, _, tail = name.partition("…")
+            assert row.name.startswith(head) and row.name.endswith(tail) and len(name) < len(row.name)
+    assert shortened > 0
+    assert f"{report.totals.mults:,}" in table_lines[-1]
+
+
+def test_colour_only_when_asked() -> None:
+    report = archlang.check(SPECS / "lenet5.arch")
+    plain, coloured = io.StringIO(), io.StringIO()
+    write_table(report, plain)
+    write_table(report, coloured, color=True, width=200)
+    assert "\x1b[" not in plain.getvalue()
+    assert "\x1b[1m" in coloured.getvalue()  # bold header and totals
+    assert ANSI.sub("", coloured.getvalue()) == plain.getvalue()
+
+
+def test_frozen_rows_are_dimmed_on_a_terminal(tmp_path) -> None:
+    report = archlang.check("input 8x8x3\nfreeze(conv 3x3 x4) -> flatten -> fc 2\n")
+    out = io.StringIO()
+    render(report_table(report), out, color=True, width=120)
+    frozen = next(line for line in out.getvalue().splitlines() if "conv1 (frozen)" in line)
+    assert "\x1b[2m" in frozen
+
+
+def test_piped_check_does_not_import_rich() -> None:
+    code = ("import sys; from archlang.cli import main; rc = main(['check', 'specs/resnet.arch']); "
+            "assert 'rich' not in sys.modules, 'rich was imported'; sys.exit(rc)")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
