@@ -110,6 +110,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("-D", dest="defines", action="append", type=_define, default=[], metavar="NAME=VALUE",
                    help="override a header parameter (repeatable)")
     p.add_argument("--input", type=_shape, metavar="HxWxC", help="replace the spec's input shape")
+    p.add_argument("-V", "--variant", metavar="NAME",
+                   help="use the values of `variant NAME(...)` (then -D overrides single values)"
+                        + ("; `all` checks every variant" if p.prog.endswith("check") else ""))
 
 
 def parser() -> argparse.ArgumentParser:
@@ -177,7 +180,9 @@ def _load(args: argparse.Namespace) -> Graph:
     """The spec analysed with the command line's parameters and input; its warnings printed."""
     from .api import load_file
 
-    graph = load_file(args.file, dict(args.defines), args.input)
+    if getattr(args, "variant", None) == ALL_VARIANTS and args.command != "check":
+        raise CommandError(f"`-V {ALL_VARIANTS}` is for `archlang check`; `{args.command}` takes one variant")
+    graph = load_file(args.file, dict(args.defines), args.input, getattr(args, "variant", None))
     print_diagnostics(graph.warnings, graph.sources)
     return graph
 
@@ -205,16 +210,54 @@ def _writing(path: str) -> Iterator[None]:
 # --- commands --------------------------------------------------------------------------------
 
 
+ALL_VARIANTS = "all"
+
+
 def cmd_check(args: argparse.Namespace) -> ExitCode:
     if args.watch:
         return _watch(argparse.Namespace(**{**vars(args), "watch": False}))
     from .emit.formats import write
     from .report import Report
 
-    report = Report.of(_load(args))
+    if args.variant == ALL_VARIANTS:
+        return _check_variants(args)
+    report = Report.of(_load(args), args.variant)
     if args.depth is not None:
         report = report.fold(args.depth)
     write(report, args.format, sys.stdout, color=sys.stdout.isatty(), width=args.width)
+    return ExitCode.OK
+
+
+def _check_variants(args: argparse.Namespace) -> ExitCode:
+    """``check -V all``: every variant analysed; a summary row each, or every variant's errors."""
+    from .api import analyse, read_file, variant_names
+    from .emit.formats import variant_summary
+    from .report import Report
+
+    text, file = read_file(args.file)
+    names = variant_names(text, file)
+    if not names:
+        raise CommandError(f"`{args.file}` has no `variant` statements to check with `-V {ALL_VARIANTS}`")
+    reports: list[Report] = []
+    failed: list[tuple[str, ArchError]] = []
+    for name in names:
+        try:
+            graph = analyse(text, file, dict(args.defines), args.input, name)
+        except ArchError as exc:
+            failed.append((name, exc))
+            continue
+        if graph.warnings:
+            print(f"variant `{name}`:", file=sys.stderr)
+            print_diagnostics(graph.warnings, graph.sources)
+        reports.append(Report.of(graph, name))
+    if failed:
+        for name, exc in failed:
+            print(f"variant `{name}`:", file=sys.stderr)
+            print(exc.render(), file=sys.stderr)
+        status = max(int(exc.exit_status) for _, exc in failed)
+        print(f"{len(failed)} of {len(names)} variants have errors", file=sys.stderr)
+        return ExitCode(status)
+    sys.stdout.write(variant_summary(reports, args.format))
     return ExitCode.OK
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from .core.errors import Diagnostic
-from .core.ir import Frame, FrameKind, Graph, Node
+from .core.ir import Frame, FrameKind, Graph, Node, Runs
 from .core.shapes import Shape, numel
 
 BYTES_FP32 = 4
@@ -26,18 +26,44 @@ class Row:
     line: int
     depth: int = 0  # block nesting depth of the row
     folded: int = 0  # how many layers a folded block row stands for (0: a single layer)
+    runs: Runs = Runs.ALWAYS  # whether it runs in eval mode, only in training, or never
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "op": self.op, "output": list(self.output), "params": self.params,
-                "mults": self.mults, "trainable": self.trainable, "line": self.line}
+        """The row in JSON; ``"runs"`` (``training`` or ``never``) only for a row that does not run
+        in eval mode, so that version 1 documents keep their exact shape."""
+        doc = {"name": self.name, "op": self.op, "output": list(self.output), "params": self.params,
+               "mults": self.mults, "trainable": self.trainable, "line": self.line}
+        if self.runs != Runs.ALWAYS:
+            doc["runs"] = str(self.runs)
+        return doc
+
+
+@dataclass(frozen=True)
+class OutputRow:
+    """One result of the network, as the report lists it."""
+
+    name: str
+    shape: Shape
+    training_only: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "shape": list(self.shape), "training_only": self.training_only}
 
 
 @dataclass(frozen=True)
 class Totals:
+    """``mults`` counts what runs in eval mode, ``train_mults`` adds what runs only in training;
+    ``params`` counts every module built; ``activations`` every output computed in training."""
+
     params: int
     trainable_params: int
     mults: int
     activations: int  # elements of every layer's output
+    train_mults: int = -1  # -1: equal to mults (reports made before the outputs were known)
+
+    def __post_init__(self) -> None:
+        if self.train_mults < 0:
+            object.__setattr__(self, "train_mults", self.mults)
 
     @property
     def frozen_params(self) -> int:
@@ -55,8 +81,9 @@ class Totals:
     def of(cls, rows: list[Row]) -> "Totals":
         return cls(params=sum(r.params for r in rows),
                    trainable_params=sum(r.params for r in rows if r.trainable),
-                   mults=sum(r.mults for r in rows),
-                   activations=sum(numel(r.output) for r in rows))
+                   mults=sum(r.mults for r in rows if r.runs == Runs.ALWAYS),
+                   activations=sum(numel(r.output) for r in rows if r.runs != Runs.NEVER),
+                   train_mults=sum(r.mults for r in rows if r.runs != Runs.NEVER))
 
 
 @dataclass
@@ -72,12 +99,15 @@ class Report:
     params: dict[str, Any] = field(default_factory=dict)
     warnings: list[Diagnostic] = field(default_factory=list)
     graph: Graph | None = field(default=None, repr=False)
+    outputs: list[OutputRow] = field(default_factory=list)
+    variant: str | None = None  # the `variant` the figures are for
 
     @classmethod
-    def of(cls, graph: Graph) -> "Report":
+    def of(cls, graph: Graph, variant: str | None = None) -> "Report":
         rows = [_row(n) for n in graph.layers]
+        outputs = [OutputRow(o.name, graph.nodes[o.node].shape or (), o.training_only) for o in graph.outputs]
         return cls(graph.name, graph.file, graph.input.shape or (), graph.nodes[graph.output].shape or (),
-                   rows, Totals.of(rows), dict(graph.params), list(graph.warnings), graph)
+                   rows, Totals.of(rows), dict(graph.params), list(graph.warnings), graph, outputs, variant)
 
     def fold(self, depth: int) -> "Report":
         """Block instances nested deeper than ``depth`` become one row each (0: every top-level
@@ -99,22 +129,28 @@ class Report:
                 rows.append(Row(path, block.text, out, 0, 0, True, block.line, depth + 1, 0))
             i = groups[path]
             r = rows[i]
+            runs = r.runs if r.folded and _earlier(r.runs, node.runs) else node.runs
             rows[i] = replace(r, params=r.params + node.params, mults=r.mults + node.mults,
-                              trainable=r.trainable and node.trainable, folded=r.folded + 1)
+                              trainable=r.trainable and node.trainable, folded=r.folded + 1, runs=runs)
         return Report(self.network, self.file, self.input, self.output, rows, self.totals, self.params,
-                      self.warnings, self.graph)
+                      self.warnings, self.graph, self.outputs, self.variant)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document of ``archlang check --format json``."""
         t = self.totals
-        return {
+        doc: dict[str, Any] = {
             "network": self.network, "input": list(self.input), "output": list(self.output),
+            "outputs": [o.as_dict() for o in self.outputs],
             "parameters": self.params,
             "layers": [r.as_dict() for r in self.rows],
             "totals": {"params": t.params, "trainable_params": t.trainable_params,
-                       "frozen_params": t.frozen_params, "mults": t.mults, "activations": t.activations,
-                       "activation_bytes": t.activation_bytes, "param_bytes": t.param_bytes},
+                       "frozen_params": t.frozen_params, "mults": t.mults, "train_mults": t.train_mults,
+                       "activations": t.activations, "activation_bytes": t.activation_bytes,
+                       "param_bytes": t.param_bytes},
         }
+        if self.variant is not None:
+            doc["variant"] = self.variant
+        return doc
 
     def __str__(self) -> str:
         return PRESENTER.text(self)
@@ -161,10 +197,18 @@ def present_with(presenter: Presenter) -> None:
     PRESENTER = presenter
 
 
+_RUN_ORDER = (Runs.ALWAYS, Runs.TRAINING, Runs.NEVER)
+
+
+def _earlier(a: Runs, b: Runs) -> bool:
+    """Whether ``a`` runs in more modes than ``b`` (a folded row runs when any member does)."""
+    return _RUN_ORDER.index(a) <= _RUN_ORDER.index(b)
+
+
 def _row(node: Node) -> Row:
     depth = sum(1 for f in node.frames if f.kind == FrameKind.BLOCK)
     return Row(node.name, node.text or node.op, node.shape or (), node.params, node.mults, node.trainable,
-               node.span.line if node.span else 0, depth)
+               node.span.line if node.span else 0, depth, runs=node.runs)
 
 
 def fold_path(frames: tuple[Frame, ...], depth: int) -> str | None:

@@ -62,7 +62,7 @@ def _clusters(frames: tuple[Frame, ...]) -> tuple[tuple[str, Frame], ...]:
     out, path = [], []
     for frame in frames:
         path.append(frame.name)
-        if frame.kind in (FrameKind.BLOCK, FrameKind.BINDING):
+        if frame.kind in (FrameKind.BLOCK, FrameKind.BINDING, FrameKind.LABEL):
             out.append((".".join(path), frame))
     return tuple(out)
 
@@ -108,13 +108,20 @@ def boxes_and_edges(graph: Graph, depth: int | None) -> tuple[list[Box], list[tu
             boxes.append(box)
             made[path] = box.id
         box_of[node.index] = made.get(path, "") if path else box.id
-    out = graph.nodes[graph.output]
-    boxes.append(Box("output", _label(f"output {fmt(out.shape)}"), Family.IO, False, ()))
+    sinks: dict[int, str] = {}
+    for k, out in enumerate(graph.outputs or []):
+        sink = "output" if k == 0 else f"output{k + 1}"
+        sinks[-1 - k] = sink
+        shape = fmt(graph.nodes[out.node].shape)
+        title = f"output {shape}" if len(graph.outputs) == 1 and not out.training_only else (
+            f"output {out.name} {shape}" + (" (training)" if out.training_only else ""))
+        boxes.append(Box(sink, _label(title), Family.IO, False, ()))
     edges: list[tuple[str, str, str]] = []
     seen: set[tuple[str, str]] = set()
-    links = [(i, n.index) for n in graph.layers for i in n.inputs] + [(out.index, -1)]
+    links = [(i, n.index) for n in graph.layers for i in n.inputs] + [
+        (out.node, -1 - k) for k, out in enumerate(graph.outputs)]
     for src, dst in links:
-        a, b = box_of[src], box_of.get(dst, "output")
+        a, b = box_of[src], box_of.get(dst) or sinks[dst]
         if a != b and (a, b) not in seen:
             seen.add((a, b))
             edges.append((a, b, fmt(graph.nodes[src].shape)))

@@ -9,6 +9,7 @@ import json
 from enum import StrEnum
 from typing import TextIO
 
+from ..core.ir import Runs
 from ..report import Report, Row
 from ..scaling import Step
 from ..core.shapes import fmt
@@ -44,21 +45,35 @@ def human_bytes(n: float) -> str:
     return f"{int(n)} B"
 
 
+_RUNS_NOTE = {Runs.ALWAYS: "", Runs.TRAINING: " (training)", Runs.NEVER: " (unused)"}
+
+
 def _cells(row: Row) -> tuple[str, ...]:
-    name = row.name + ("" if row.trainable else " (frozen)")
+    name = row.name + ("" if row.trainable else " (frozen)") + _RUNS_NOTE[row.runs]
     return (name, row.op, fmt(row.output), f"{row.params:,}", f"{row.mults:,}")
 
 
 def summary_lines(report: Report) -> list[str]:
     t = report.totals
     frozen = f", frozen {t.frozen_params:,}" if t.frozen_params else ""
+    training = (f"; in training {t.train_mults:,} ({human(t.train_mults)})"
+                if t.train_mults != t.mults else "")
     return [
-        f"input {fmt(report.input)} -> output {fmt(report.output)}",
+        *output_lines(report),
         f"parameters: {t.params:,} ({human(t.params)}; trainable {t.trainable_params:,}{frozen})",
-        f"multiplies: {t.mults:,} ({human(t.mults)})",
+        f"multiplies: {t.mults:,} ({human(t.mults)}){training}",
         f"activations: {t.activations:,} values ({human_bytes(t.activation_bytes)} at fp32)",
         f"parameter memory: {human_bytes(t.param_bytes)} at fp32",
     ]
+
+
+def output_lines(report: Report) -> list[str]:
+    """``input A -> output B`` for one output; with several, one line listing each by name."""
+    outs = report.outputs
+    if len(outs) <= 1 and not any(o.training_only for o in outs):
+        return [f"input {fmt(report.input)} -> output {fmt(report.output)}"]
+    listed = ", ".join(f"{o.name} {fmt(o.shape)}" + (" (training)" if o.training_only else "") for o in outs)
+    return [f"input {fmt(report.input)} -> outputs {listed}"]
 
 
 def write(report: Report, kind: str, out: TextIO, color: bool = False, width: int | None = None) -> None:
@@ -148,6 +163,33 @@ def html_table(report: Report) -> str:
     summary = "<br>".join(html.escape(line) for line in summary_lines(report))
     return (f"<b>{html.escape(report.network)}</b><table><thead><tr>{head}</tr></thead>"
             f"<tbody>{body}</tbody></table><p>{summary}</p>")
+
+
+def variant_summary(reports: list[Report], kind: str) -> str:
+    """``check -V all``: one row per variant (name, parameters, multiplies, output shapes); in
+    JSON, the list of the per-variant reports."""
+    if kind == Format.JSON:
+        return json.dumps([r.to_dict() for r in reports], indent=2) + "\n"
+    header = ("Variant", "Params", "Mults", "Train mults", "Outputs")
+    rows = [(r.variant or "", f"{r.totals.params:,}", f"{r.totals.mults:,}", f"{r.totals.train_mults:,}",
+             ", ".join(fmt(o.shape) + (" (training)" if o.training_only else "") for o in r.outputs))
+            for r in reports]
+    if kind == Format.CSV:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(["variant", "params", "mults", "train_mults", "outputs"])
+        writer.writerows([(r.variant, r.totals.params, r.totals.mults, r.totals.train_mults,
+                           " ".join(fmt(o.shape) for o in r.outputs)) for r in reports])
+        return buffer.getvalue()
+    if kind == Format.MARKDOWN:
+        lines = [f"| {' | '.join(header)} |", "| --- | ---: | ---: | ---: | --- |"]
+        return "\n".join(lines + [f"| {' | '.join(row)} |" for row in rows]) + "\n"
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
+    right = (False, True, True, True, False)
+    title = f"{reports[0].network} ({reports[0].file}), {len(reports)} variants" if reports else ""
+    lines = [title] + ["  ".join(c.rjust(w) if r else c.ljust(w) for c, w, r in zip(row, widths, right)).rstrip()
+                       for row in [header, tuple("─" * w for w in widths), *rows]]
+    return "\n".join(lines) + "\n"
 
 
 def scaling_table(steps: list[Step], alpha: float, beta: float, gamma: float) -> str:
