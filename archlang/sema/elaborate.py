@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..lang import syntax as s
+from .asserts import check_asserts
 from .chains import COMBINATORS, ChainBuilder
 from ..core.errors import ArchError, DiagnosticSink, Span
 from ..core.ir import Frame, FrameKind, Graph, GraphOutput, Node, Runs
@@ -68,6 +69,8 @@ class Elaborator(ChainBuilder):
         if g.outputs:
             mark_runs(g)
             self.warn_unused_bindings()
+            if not self.sink.has_errors:
+                check_asserts(self, self.asserts, env)
         return g
 
     def warn_unused_bindings(self) -> None:
