@@ -49,15 +49,16 @@ def source(spec: Any, variant: str | None = None, **params: float) -> str:
     return generate(load(spec, params, variant=variant))
 
 
-def load_weights(model: Any, checkpoint: Any, *, skip: Any = (), strict: bool = False) -> Any:
-    """Copy a state dict (a dict, or a ``.pt``/``.pth`` file) into ``model`` by registration
-    order and shape; returns a report of what was copied and what could not be placed."""
+def load_weights(model: Any, checkpoint: Any, *, skip: Any = (), strict: bool = False, by: str = "order") -> Any:
+    """Copy a state dict (a dict, or a ``.pt``/``.pth`` file) into ``model``: by registration
+    order and shape (``by="order"``), or by the layers' dotted names, labels included
+    (``by="name"``); returns a report of what was copied and what could not be placed."""
     from .core.extras import import_torch_for
 
     import_torch_for("archlang.load_weights")
     from .emit.weights import load_weights as _load
 
-    return _load(model, checkpoint, skip=skip, strict=strict)
+    return _load(model, checkpoint, skip=skip, strict=strict, by=by)
 
 
 def load_model(path: Any) -> "torch.nn.Module":

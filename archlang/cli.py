@@ -134,6 +134,9 @@ def parser() -> argparse.ArgumentParser:
     comp.add_argument("--verify", action="store_true", help="build the model, run a batch, compare with the analysis")
     comp.add_argument("--device", default="cpu", help="device for --verify (cpu, cuda, ...)")
     comp.add_argument("--weights", metavar="CKPT", help="copy a state dict into the model by order and shape")
+    comp.add_argument("--weights-by", choices=("order", "name"), default="order",
+                      help="with --weights: pair tensors by registration order and shape (default), or by "
+                           "the layers' dotted names and labels")
     comp.add_argument("--skip", action="append", default=[], metavar="PREFIX",
                       help="with --weights: leave modules with this name prefix fresh (repeatable)")
     comp.add_argument("--strict", action="store_true",
@@ -367,7 +370,7 @@ def _run_model(compiled: Compiled, args: argparse.Namespace) -> ExitCode:
         model = compiled.instantiate()
         if args.weights:
             try:
-                report = load_weights(model, args.weights, skip=args.skip)
+                report = load_weights(model, args.weights, skip=args.skip, by=args.weights_by)
             except (OSError, RuntimeError, TypeError, ValueError) as exc:
                 raise CommandError(f"cannot read weights from `{args.weights}`: {_reason(exc)}") from None
             print(report.summary(), file=sys.stderr)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from .core.errors import Diagnostic
-from .core.ir import Frame, FrameKind, Graph, Node, Runs
+from .core.ir import Frame, FrameKind, Graph, Node, Runs, frame_path
 from .core.shapes import Shape, numel
 
 BYTES_FP32 = 4
@@ -218,5 +218,5 @@ def fold_path(frames: tuple[Frame, ...], depth: int) -> str | None:
         if frame.kind == FrameKind.BLOCK:
             seen += 1
             if seen > depth:
-                return ".".join(f.name for f in frames[: i + 1])
+                return frame_path(frames[: i + 1])
     return None

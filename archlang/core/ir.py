@@ -49,6 +49,16 @@ class Frame:
     kind: FrameKind
     text: str = ""  # the call as written, for block instances
     line: int = 0
+    labelled: bool = False  # named by a `LABEL:`: combinator branches around it drop out of names
+
+
+def frame_path(frames: "tuple[Frame, ...] | list[Frame]", *more: str) -> str:
+    """The dotted name of a scope. Combinator branches are scopes of their own, except around a
+    label: in ``concat(cv1: cbs(8), ...)`` the block instance is ``cv1``, not ``branch1.cv1``,
+    so that labels give the names a checkpoint uses."""
+    last = max((i for i, f in enumerate(frames) if f.labelled), default=-1)
+    names = [f.name for i, f in enumerate(frames) if i > last or f.kind != FrameKind.BRANCH]
+    return ".".join(names + list(more))
 
 
 @dataclass
@@ -88,6 +98,7 @@ class BlockInstance:
     line: int
     depth: int  # block nesting depth, 1 for a call at the top level
     output: int  # node index of its result
+    label: str | None = None  # the `LABEL:` that named it, if any
 
 
 @dataclass

@@ -12,7 +12,7 @@ import subprocess
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..core.ir import BlockInstance, Frame, FrameKind, Graph, Node
+from ..core.ir import BlockInstance, Frame, FrameKind, Graph, Node, frame_path
 from ..core.opdef import Family, MergeDef
 from ..report import fold_path
 from ..core.shapes import fmt
@@ -59,11 +59,10 @@ def _label(title: str, *lines: str) -> str:
 
 
 def _clusters(frames: tuple[Frame, ...]) -> tuple[tuple[str, Frame], ...]:
-    out, path = [], []
-    for frame in frames:
-        path.append(frame.name)
+    out = []
+    for i, frame in enumerate(frames):
         if frame.kind in (FrameKind.BLOCK, FrameKind.BINDING, FrameKind.LABEL):
-            out.append((".".join(path), frame))
+            out.append((frame_path(frames[: i + 1]), frame))
     return tuple(out)
 
 
@@ -80,9 +79,12 @@ def _layer_box(node: Node) -> Box:
 def _folded_box(path: str, block: BlockInstance, graph: Graph, members: list[Node]) -> Box:
     params, mults = sum(n.params for n in members), sum(n.mults for n in members)
     frozen = any(not n.trainable and n.params for n in members)
-    enclosing = _clusters(members[0].frames[: path.count(".") + 1])[:-1] if members else ()
+    frames = members[0].frames if members else ()
+    depth = next((k for k in range(1, len(frames) + 1) if frame_path(frames[:k]) == path), len(frames))
+    enclosing = _clusters(frames[:depth])[:-1] if members else ()
     lines = [fmt(graph.nodes[block.output].shape), f"{params:,} params, {mults:,} mults"]
-    return Box("b_" + "".join(c if c.isalnum() else "_" for c in path), _label(block.text, *lines), Family.BLOCK,
+    title = f"{block.label}: {block.text}" if block.label else block.text
+    return Box("b_" + "".join(c if c.isalnum() else "_" for c in path), _label(title, *lines), Family.BLOCK,
                frozen, enclosing)
 
 

@@ -44,6 +44,7 @@ class ChainBuilder:
         self.steps = 0  # chain items run, layers or not: bounds loops that make no layer
         self.innermost_call: Span | None = None  # where a too-deep nesting of calls is reported
         self.pending_label: str | None = None  # `LABEL:` before a layer or a block call, for its name
+        self.index_copies = False  # `LABEL: (chain) * N`: the copies are named 0 .. N-1, as nn.Sequential's
         self.labels: dict[str, dict[str, Span]] = {}  # scope path -> label -> where it was written
 
     def statements(self, stmts: tuple[s.Statement, ...], env: Env, top: bool) -> Tensor | None:
@@ -179,6 +180,7 @@ class ChainBuilder:
     def repeated(self, left: s.Expr, right: s.Expr, var: str | None, span: Span, env: Env,
                  cur: Tensor | None) -> Known:
         """``body * N`` (either way round); with ``var``, copy k sees ``var`` = k as a number."""
+        indexed, self.index_copies = self.index_copies, False
         body, count = (left, right) if self.kind(left, env) == "tensor" else (right, left)
         if self.kind(count, env) != "number":
             raise self.numbers.fail("a chain can only be repeated a number of times", span)
@@ -186,7 +188,7 @@ class ChainBuilder:
         if times == 0:
             return self.need(cur, span)
         before = len(self.graph.nodes)
-        cur = self.copy(body, var, 0, env, cur)
+        cur = self.copy(body, var, 0, env, cur, indexed)
         per_copy = len(self.graph.nodes) - before
         if len(self.graph.nodes) + per_copy * (times - 1) > NODE_LIMIT:
             self.sink.error(f"this repetition unrolls to more than {NODE_LIMIT:,} layers", span,
@@ -195,17 +197,21 @@ class ChainBuilder:
         if per_copy == 0:  # a copy that makes no layer leaves the tensor as it was: the rest would too
             return cur
         for k in range(1, times):
-            cur = self.copy(body, var, k, env, cur)
+            cur = self.copy(body, var, k, env, cur, indexed)
         return cur
 
-    def copy(self, body: s.Expr, var: str | None, k: int, env: Env, cur: Tensor | None) -> Known:
-        """One copy of a repeated chain, with the index bound (and the outer value restored)."""
+    def copy(self, body: s.Expr, var: str | None, k: int, env: Env, cur: Tensor | None,
+             indexed: bool = False) -> Known:
+        """One copy of a repeated chain, with the index bound (and the outer value restored);
+        ``indexed``: the copy is named ``k``, as the k-th module of an ``nn.Sequential``."""
         if var is None:
+            if indexed:
+                return self.label(s.Label(str(k), body, body.span, body.span), env, cur)
             return self.chain(body, env, cur)
         had, saved = var in env.consts, env.consts.get(var)
         env.consts[var] = k
         try:
-            return self.chain(body, env, cur)
+            return self.copy(body, None, k, env, cur, indexed)
         finally:
             if had:
                 env.consts[var] = saved  # type: ignore[assignment]
@@ -218,6 +224,8 @@ class ChainBuilder:
         other element (a repeat, a combinator, a parenthesised chain) becomes a scope so named."""
         self.check_label(e)
         target = e.element
+        while isinstance(target, s.Paren):
+            target = target.inner
         if self.names_itself(target, env):
             self.pending_label = e.name
             try:
@@ -225,14 +233,16 @@ class ChainBuilder:
             finally:
                 self.pending_label = None
         before = len(self.graph.nodes)
-        self.scopes.push(Frame(e.name, FrameKind.LABEL))
+        self.scopes.push(Frame(e.name, FrameKind.LABEL, labelled=True))
+        self.index_copies = _is_repeat(target)
         try:
             result = self.chain(target, env, cur)
         finally:
             frame = self.scopes.pop()
+            self.index_copies = False
         made = self.graph.nodes[before:]
         if len(made) == 1:  # one layer: the label is its name, as for a binding
-            made[0].name = self.scopes.rename(made[0].name, self.scopes.path(frame.name))
+            made[0].name = self.scopes.rename(made[0].name, self.scopes.path(frame.name, labelled=True))
         return result
 
     def names_itself(self, e: s.Expr, env: Env) -> bool:
@@ -245,7 +255,7 @@ class ChainBuilder:
         return isinstance(e, s.Call) and env.block(e.name) is not None
 
     def check_label(self, e: s.Label) -> None:
-        seen = self.labels.setdefault(self.scopes.path(), {})
+        seen = self.labels.setdefault(self.scopes.path(labelled=True), {})
         first = seen.setdefault(e.name, e.name_span)
         if first != e.name_span:  # a repeated chain writes the same label again: that is one label
             raise self.numbers.fail(f"label `{e.name}` is used twice in one scope", e.name_span,
@@ -334,7 +344,8 @@ class ChainBuilder:
         text = self.text(span) if all(isinstance(a.value, s.Number) for a in args) else (
             f"{block.name}({', '.join(f'{p.name}={_number_text(local.consts[p.name])}' for p in block.params)})")
         label, self.pending_label = self.pending_label, None
-        self.scopes.push(Frame(label or self.scopes.next_name(block.name), FrameKind.BLOCK, text, span.line))
+        self.scopes.push(Frame(label or self.scopes.next_name(block.name), FrameKind.BLOCK, text, span.line,
+                               labelled=label is not None))
         self.calls.append(key)
         mark = len(self.sink.items)
         try:
@@ -347,8 +358,9 @@ class ChainBuilder:
             raise self.numbers.fail(f"block `{block.name}` has no chain to return", block.name_span)
         if not isinstance(result, Known):
             raise Poison()
-        path, depth = self.scopes.path(frame.name), self.scopes.block_depth + 1
-        self.graph.blocks.append(BlockInstance(path, frame.text, span.line, depth, result.node))
+        path, depth = self.scopes.path(frame.name, labelled=frame.labelled), self.scopes.block_depth + 1
+        self.graph.blocks.append(BlockInstance(path, frame.text, span.line, depth, result.node,
+                                               frame.name if frame.labelled else None))
         return result
 
     def note_call(self, mark: int, span: Span) -> None:
@@ -403,13 +415,20 @@ class ChainBuilder:
 
     def commit(self, node: Node) -> Known:
         label, self.pending_label = self.pending_label, None
-        node.name = self.scopes.unique(self.scopes.path(label or self.scopes.next_name(node.op)))
+        name = self.scopes.path(label, labelled=True) if label else self.scopes.path(self.scopes.next_name(node.op))
+        node.name = self.scopes.unique(name)
         self.graph.nodes.append(node)
         assert node.shape is not None, "the analysis gives every committed node its shape"
         return Known(node.index, node.shape)
 
 
 _RESERVED_LABELS = {"input", "in"}
+
+
+def _is_repeat(e: s.Expr) -> bool:
+    while isinstance(e, s.Paren):
+        e = e.inner
+    return isinstance(e, s.RepeatAs) or (isinstance(e, s.BinOp) and e.op == "*")
 
 
 def _literal(e: s.Expr) -> bool:
