@@ -118,3 +118,43 @@ def test_repeat_with_index_compiles_with_the_counted_parameters() -> None:
     out = model(torch.randn(2, 3, 8, 8))
     assert tuple(out.shape) == (2, 10)
     assert [m.out_channels for m in model.modules() if isinstance(m, torch.nn.Conv2d)] == [4, 8, 16]
+
+
+def bind_like(spec_tail: str, in_block: bool = False):
+    """Bind `probe like=NAME` (an op with a tensor keyword, as `resize` has) after a small spec."""
+    from archlang.core.errors import DiagnosticSink
+    from archlang.core.opdef import Arg, Family, OpDef, Signature
+    from archlang.sema.bind import Binder
+    from archlang.sema.numbers import NumberEvaluator
+    from archlang.sema.scope import Env, Known
+
+    probe = OpDef("probe", Family.RESHAPE, Signature(keywords={"like": Arg("like", "tensor")}),
+                  lambda shape, a: shape, lambda i, o, a: "")
+    module = parse(f"probe like={spec_tail}\n")
+    layer = module.statements[0].chain
+    env = Env("<spec>", tensors={"input": Known(0, (64, 48, 3)), "p3": Known(5, (8, 6, 16)),
+                                 "vec": Known(7, (10,))})
+    if in_block:
+        env = Env("<spec>", parent=env, in_tensor=Known(9, (20, 10, 4)))
+    sink = DiagnosticSink()
+    try:
+        attrs, _ = Binder(NumberEvaluator(sink)).bind(probe, layer, env)
+    except Exception:
+        return None, [d.message for d in sink.items]
+    return (attrs["like"], attrs["like_shape"]), []
+
+
+@pytest.mark.parametrize("name, in_block, expected", [
+    ("input", False, ("input", (64, 48, 3))), ("p3", False, ("p3", (8, 6, 16))),
+    ("in", True, ("in", (20, 10, 4))), ("input", True, ("input", (64, 48, 3))),
+])
+def test_like_names_a_tensor(name: str, in_block: bool, expected) -> None:
+    assert bind_like(name, in_block) == (expected, [])
+
+
+@pytest.mark.parametrize("name, message", [
+    ("p4", "`p4` is not a tensor"), ("in", "`like=in` is only defined inside a block"),
+    ("3", "`like` takes a tensor's name, like `like=input`"),
+])
+def test_like_mistakes(name: str, message: str) -> None:
+    assert bind_like(name) == (None, [message])
