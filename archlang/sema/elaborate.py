@@ -68,8 +68,8 @@ class Elaborator(ChainBuilder):
             g.outputs = [GraphOutput(result.node, "output")]
         if g.outputs:
             mark_runs(g)
-            self.warn_unused_bindings()
-            if not self.sink.has_errors:
+            if not self.sink.has_errors:  # a layer that failed may have been the one to use a binding
+                self.warn_unused_bindings()
                 check_asserts(self, self.asserts, env)
         return g
 
