@@ -323,7 +323,7 @@ def cmd_scale(args: argparse.Namespace) -> ExitCode:
     from .scaling import compound_from
 
     steps = compound_from(_load(args), args.file, args.phi, args.alpha, args.beta, args.gamma,
-                          dict(args.defines), args.input)
+                          dict(args.defines), args.input, args.variant)
     sys.stdout.write(scaling_table(steps, args.alpha, args.beta, args.gamma))
     return ExitCode.OK
 

@@ -113,3 +113,15 @@ def test_doc_examples_that_are_whole_networks_analyse() -> None:
     assert [n.shape[-1] for n in ramp.layers if n.op == "conv"] == [16, 32, 48, 64, 8]
     aux = analyse(whole[1])
     assert [(o.name, o.training_only) for o in aux.outputs] == [("main", False), ("aux", True)]
+
+
+def test_formatter_keeps_version2_forms() -> None:
+    from archlang.tooling.formatter import format_text
+
+    messy = DETECTOR.replace("cv1: cbs(c // 2)", "cv1 :cbs(c//2)").replace("params < 5M", "params<5M") + \
+        "big = 2.5K+2**-3\n"
+    once = format_text(messy)
+    assert "cv1: cbs(c // 2)" in once and "assert params < 5M" in once and "big = 2.5K + 2 ** -3" in once
+    assert format_text("input 4x4x1\n(conv 1x1 x(i+1)) * 2 as i\n") == "input 4x4x1\n(conv 1x1 x(i + 1)) * 2 as i\n"
+    assert format_text(once) == once
+    assert archlang.check(once).totals.params == archlang.check(messy).totals.params

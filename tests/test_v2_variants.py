@@ -112,3 +112,11 @@ def test_efficientnet_check_all() -> None:
     assert status == 0
     docs = json.loads(out)
     assert {d["variant"]: (d["totals"]["params"], d["totals"]["mults"]) for d in docs} == EFFICIENTNET
+
+
+def test_scale_starts_from_a_variant() -> None:
+    status, out, _ = run_cli("scale", "specs/efficientnet.arch", "-V", "b1", "--phi", "0", cwd=ROOT)
+    assert status == 0
+    row = out.splitlines()[2].split()
+    assert row[:5] == ["0", "1.100", "1.000", "240", f"{EFFICIENTNET['b1'][0]:,}"]
+    assert row[5] == f"{EFFICIENTNET['b1'][1]:,}"
