@@ -176,3 +176,16 @@ def test_output_inside_block_is_an_error() -> None:
     with pytest.raises(ArchError) as info:
         analyse("block b() { x = conv 1x1 x2\noutput x }\ninput 8x8x3\nb()\n")
     assert "`output` cannot appear inside a block" in info.value.render()
+
+
+def test_onnx_names_every_eval_output(tmp_path) -> None:
+    pytest.importorskip("torch")
+    onnx = pytest.importorskip("onnx")
+    from archlang.emit.onnx import export_onnx
+
+    path = tmp_path / "aux.onnx"
+    export_onnx(archlang.compile(AUX), path)
+    outputs = onnx.load(str(path)).graph.output
+    assert [o.name for o in outputs] == ["main", "b"]  # eval mode: the training-only `aux` is absent
+    assert [[d.dim_value or d.dim_param for d in o.type.tensor_type.shape.dim] for o in outputs] == [
+        ["batch", 10], ["batch", 4, 16, 16]]
