@@ -107,7 +107,8 @@ class Report:
         rows = [_row(n) for n in graph.layers]
         outputs = [OutputRow(o.name, graph.nodes[o.node].shape or (), o.training_only) for o in graph.outputs]
         return cls(graph.name, graph.file, graph.input.shape or (), graph.nodes[graph.output].shape or (),
-                   rows, Totals.of(rows), dict(graph.params), list(graph.warnings), graph, outputs, variant)
+                   rows, Totals.of(rows), dict(graph.params), list(graph.warnings), graph, outputs,
+                   variant or graph.variant)
 
     def fold(self, depth: int) -> "Report":
         """Block instances nested deeper than ``depth`` become one row each (0: every top-level
