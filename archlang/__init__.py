@@ -24,39 +24,41 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
 
 
-def check(spec: Spec, **params: float) -> Report:
+def check(spec: Spec, variant: str | None = None, **params: float) -> Report:
     """Analyse a spec (a path or its text) and return its :class:`Report`: rows and totals, the
-    figures of ``archlang check``. Keyword arguments override header parameters, as ``-D`` does."""
-    return Report.of(load(spec, params))
+    figures of ``archlang check``. ``variant`` picks a `variant` of the spec (as ``-V``);
+    keyword arguments override header parameters after it, as ``-D`` does."""
+    return Report.of(load(spec, params, variant=variant), variant)
 
 
-def compile(spec: Any, **params: float) -> "torch.nn.Module":  # noqa: A001 - the natural name
+def compile(spec: Any, variant: str | None = None, **params: float) -> "torch.nn.Module":  # noqa: A001
     """Build the PyTorch module a spec describes. ``spec`` is a path or the spec's text;
-    keyword arguments override header parameters, as ``-D`` does."""
+    ``variant`` and keyword arguments choose header values, as ``-V`` and ``-D`` do."""
     from .core.extras import import_torch_for
 
     import_torch_for("archlang.compile")
     from .emit.build import build_module
 
-    return build_module(load(spec, params))
+    return build_module(load(spec, params, variant=variant))
 
 
-def source(spec: Any, **params: float) -> str:
+def source(spec: Any, variant: str | None = None, **params: float) -> str:
     """The standalone Python source of the model, as ``archlang compile`` writes it."""
     from .emit.codegen import generate
 
-    return generate(load(spec, params))
+    return generate(load(spec, params, variant=variant))
 
 
-def load_weights(model: Any, checkpoint: Any, *, skip: Any = (), strict: bool = False) -> Any:
-    """Copy a state dict (a dict, or a ``.pt``/``.pth`` file) into ``model`` by registration
-    order and shape; returns a report of what was copied and what could not be placed."""
+def load_weights(model: Any, checkpoint: Any, *, skip: Any = (), strict: bool = False, by: str = "order") -> Any:
+    """Copy a state dict (a dict, or a ``.pt``/``.pth`` file) into ``model``: by registration
+    order and shape (``by="order"``), or by the layers' dotted names, labels included
+    (``by="name"``); returns a report of what was copied and what could not be placed."""
     from .core.extras import import_torch_for
 
     import_torch_for("archlang.load_weights")
     from .emit.weights import load_weights as _load
 
-    return _load(model, checkpoint, skip=skip, strict=strict)
+    return _load(model, checkpoint, skip=skip, strict=strict, by=by)
 
 
 def load_model(path: Any) -> "torch.nn.Module":

@@ -9,6 +9,7 @@ from .sema.elaborate import Elaborator
 from .core.errors import ArchError, Diagnostic, DiagnosticSink, Severity, Span
 from .core.ir import Graph
 from .core.reading import SpecReadError, read_spec_file, read_stdin
+from .lang import syntax as s
 from .lang.parser import parse
 from .sema.scope import Fatal
 
@@ -47,16 +48,22 @@ def read_spec(spec: Spec) -> tuple[str, str]:
     return read_file(spec) if is_path(spec) else (str(spec), "<spec>")
 
 
+def variant_names(text: str, file: str = "<spec>") -> list[str]:
+    """The names of a spec's `variant` statements, in order (a syntax error raises)."""
+    return list(dict.fromkeys(st.name for st in parse(text, file).statements if isinstance(st, s.Variant)))
+
+
 def analyse(text: str, file: str = "<spec>", params: dict[str, float] | None = None,
-            input_shape: tuple[int, ...] | None = None, *, files: dict[str, str] | None = None,
-            origin: str | None = None) -> Graph:
+            input_shape: tuple[int, ...] | None = None, variant: str | None = None, *,
+            files: dict[str, str] | None = None, origin: str | None = None) -> Graph:
     """Parse and analyse a spec's text; raises :class:`ArchError` with every error found.
-    ``input_shape`` replaces the spec's ``input``. ``files`` (absolute path -> text) replaces
-    the disk for `use`, with ``origin`` the main file's absolute path: a saved model's spec."""
+    ``input_shape`` replaces the spec's ``input``; ``variant`` picks a `variant` statement's
+    values (``params`` still override them). ``files`` (absolute path -> text) replaces the disk
+    for `use`, with ``origin`` the main file's absolute path: a saved model's spec."""
     sources = {file: text}
     module = parse(text, file)
     sink = DiagnosticSink()
-    elaborator = Elaborator(sink, sources, params or {}, input_shape, files, origin)
+    elaborator = Elaborator(sink, sources, params or {}, input_shape, files, origin, variant)
     try:
         graph = elaborator.run(module)
     except Fatal:
@@ -87,14 +94,14 @@ def _first_of_each(items: list[Diagnostic]) -> list[Diagnostic]:
 
 
 def load(spec: Spec, params: dict[str, float] | None = None,
-         input_shape: tuple[int, ...] | None = None) -> Graph:
+         input_shape: tuple[int, ...] | None = None, variant: str | None = None) -> Graph:
     """Read and analyse a spec given as a path or as its text."""
     text, file = read_spec(spec)
-    return analyse(text, file, params, input_shape)
+    return analyse(text, file, params, input_shape, variant)
 
 
 def load_file(path: Spec, params: dict[str, float] | None = None,
-              input_shape: tuple[int, ...] | None = None) -> Graph:
+              input_shape: tuple[int, ...] | None = None, variant: str | None = None) -> Graph:
     """Read and analyse the spec at ``path`` (the command line's reading: always a file)."""
     text, file = read_file(path)
-    return analyse(text, file, params, input_shape)
+    return analyse(text, file, params, input_shape, variant)

@@ -137,6 +137,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("-D", dest="defines", action="append", type=_define, default=[], metavar="NAME=VALUE",
                    help="override a header parameter (repeatable)")
     p.add_argument("--input", type=_shape, metavar="HxWxC", help="replace the spec's input shape")
+    p.add_argument("-V", "--variant", metavar="NAME",
+                   help="use the values of `variant NAME(...)` (then -D overrides single values)"
+                        + ("; `all` checks every variant" if p.prog.endswith("check") else ""))
 
 
 class _PrintCompletion(argparse.Action):
@@ -180,6 +183,9 @@ def parser() -> argparse.ArgumentParser:
     comp.add_argument("--device", default="cpu", help="device for --verify (cpu, cuda, ...)")
     comp.add_argument("--weights", metavar="CKPT", help="copy a state dict into the model by order and shape"
                       ).complete = FILES  # type: ignore[attr-defined]
+    comp.add_argument("--weights-by", choices=("order", "name"), default="order",
+                      help="with --weights: pair tensors by registration order and shape (default), or by "
+                           "the layers' dotted names and labels")
     comp.add_argument("--skip", action="append", default=[], metavar="PREFIX",
                       help="with --weights: leave modules with this name prefix fresh (repeatable)")
     comp.add_argument("--strict", action="store_true",
@@ -226,7 +232,9 @@ def _load(args: argparse.Namespace) -> Graph:
     """The spec analysed with the command line's parameters and input; its warnings printed."""
     from .api import load_file
 
-    graph = load_file(args.file, dict(args.defines), args.input)
+    if getattr(args, "variant", None) == ALL_VARIANTS and args.command != "check":
+        raise CommandError(f"`-V {ALL_VARIANTS}` is for `archlang check`; `{args.command}` takes one variant")
+    graph = load_file(args.file, dict(args.defines), args.input, getattr(args, "variant", None))
     print_diagnostics(graph.warnings, graph.sources)
     return graph
 
@@ -254,17 +262,55 @@ def _writing(path: str) -> Iterator[None]:
 # --- commands --------------------------------------------------------------------------------
 
 
+ALL_VARIANTS = "all"
+
+
 def cmd_check(args: argparse.Namespace) -> ExitCode:
     if args.watch:
         return _watch(argparse.Namespace(**{**vars(args), "watch": False}))
     from .emit.formats import write
     from .report import Report
 
-    report = Report.of(_load(args))
+    if args.variant == ALL_VARIANTS:
+        return _check_variants(args)
+    report = Report.of(_load(args), args.variant)
     if args.depth is not None:
         report = report.fold(args.depth)
     write(report, args.format, sys.stdout, color=wants_colour(sys.stdout),
           width=args.width or terminal_width(sys.stdout), layout=Layout(args.layout))
+    return ExitCode.OK
+
+
+def _check_variants(args: argparse.Namespace) -> ExitCode:
+    """``check -V all``: every variant analysed; a summary row each, or every variant's errors."""
+    from .api import analyse, read_file, variant_names
+    from .emit.formats import variant_summary
+    from .report import Report
+
+    text, file = read_file(args.file)
+    names = variant_names(text, file)
+    if not names:
+        raise CommandError(f"`{args.file}` has no `variant` statements to check with `-V {ALL_VARIANTS}`")
+    reports: list[Report] = []
+    failed: list[tuple[str, ArchError]] = []
+    for name in names:
+        try:
+            graph = analyse(text, file, dict(args.defines), args.input, name)
+        except ArchError as exc:
+            failed.append((name, exc))
+            continue
+        if graph.warnings:
+            print(f"variant `{name}`:", file=sys.stderr)
+            print_diagnostics(graph.warnings, graph.sources)
+        reports.append(Report.of(graph, name))
+    if failed:
+        for name, exc in failed:
+            print(f"variant `{name}`:", file=sys.stderr)
+            print(exc.render(), file=sys.stderr)
+        status = max(int(exc.exit_status) for _, exc in failed)
+        print(f"{len(failed)} of {len(names)} variants have errors", file=sys.stderr)
+        return ExitCode(status)
+    sys.stdout.write(variant_summary(reports, args.format))
     return ExitCode.OK
 
 
@@ -330,7 +376,7 @@ def cmd_scale(args: argparse.Namespace) -> ExitCode:
     from .scaling import compound_from
 
     steps = compound_from(_load(args), args.file, args.phi, args.alpha, args.beta, args.gamma,
-                          dict(args.defines), args.input)
+                          dict(args.defines), args.input, args.variant)
     sys.stdout.write(scaling_table(steps, args.alpha, args.beta, args.gamma))
     return ExitCode.OK
 
@@ -377,7 +423,7 @@ def _run_model(compiled: Compiled, args: argparse.Namespace) -> ExitCode:
         model = compiled.instantiate()
         if args.weights:
             try:
-                report = load_weights(model, args.weights, skip=args.skip)
+                report = load_weights(model, args.weights, skip=args.skip, by=args.weights_by)
             except (OSError, RuntimeError, TypeError, ValueError) as exc:
                 raise CommandError(f"cannot read weights from `{args.weights}`: {_reason(exc)}") from None
             print(report.summary(), file=sys.stderr)

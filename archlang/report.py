@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .core.errors import Diagnostic
-from .core.ir import BlockInstance, Frame, FrameKind, Graph, Node
+from .core.ir import BlockInstance, Frame, FrameKind, Graph, Node, Runs, frame_path
 from .core.opdef import OpDef
 from .core.shapes import Layout, Shape, numel, torch_dims
 
@@ -28,21 +28,49 @@ class Row:
     depth: int = 0  # block nesting depth of the row
     folded: int = 0  # how many layers a folded block row stands for (0: a single layer)
     training_only: bool = False  # acts only in training mode (augmentation)
+    runs: Runs = Runs.ALWAYS  # whether it runs in eval mode, only in training, or never
 
     def as_dict(self, layout: Layout = Layout.HWC) -> dict[str, Any]:
-        """The row in JSON; ``"training_only": true`` is added for augmentation rows only."""
-        row = {"name": self.name, "op": self.op, "output": _dims(self.output, layout), "params": self.params,
-               "mults": self.mults, "trainable": self.trainable, "line": self.line}
-        return row | {"training_only": True} if self.training_only else row
+        """The row in JSON; ``"training_only": true`` only for augmentation rows, ``"runs"``
+        (``training`` or ``never``) only for a row that does not run in eval mode, so that version 1
+        documents keep their exact shape."""
+        doc: dict[str, Any] = {"name": self.name, "op": self.op, "output": _dims(self.output, layout),
+                               "params": self.params, "mults": self.mults, "trainable": self.trainable,
+                               "line": self.line}
+        if self.training_only:
+            doc["training_only"] = True
+        if self.runs != Runs.ALWAYS:
+            doc["runs"] = str(self.runs)
+        return doc
+
+
+@dataclass(frozen=True)
+class OutputRow:
+    """One result of the network, as the report lists it."""
+
+    name: str
+    shape: Shape
+    training_only: bool
+
+    def as_dict(self, layout: Layout = Layout.HWC) -> dict[str, Any]:
+        return {"name": self.name, "shape": _dims(self.shape, layout), "training_only": self.training_only}
 
 
 @dataclass(frozen=True)
 class Totals:
+    """``mults`` counts what runs in eval mode, ``train_mults`` adds what runs only in training;
+    ``params`` counts every module built; ``activations`` every output computed in training."""
+
     params: int
     trainable_params: int
     mults: int
     activations: int  # elements of every layer's output
     weighted_activations: int = 0  # elements of the outputs of layers with parameters
+    train_mults: int = -1  # -1: equal to mults (reports made before the outputs were known)
+
+    def __post_init__(self) -> None:
+        if self.train_mults < 0:
+            object.__setattr__(self, "train_mults", self.mults)
 
     @property
     def frozen_params(self) -> int:
@@ -66,9 +94,11 @@ class Totals:
     def of(cls, rows: list[Row]) -> "Totals":
         return cls(params=sum(r.params for r in rows),
                    trainable_params=sum(r.params for r in rows if r.trainable),
-                   mults=sum(r.mults for r in rows),
-                   activations=sum(numel(r.output) for r in rows),
-                   weighted_activations=sum(numel(r.output) for r in rows if r.params > 0))
+                   mults=sum(r.mults for r in rows if r.runs == Runs.ALWAYS),
+                   activations=sum(numel(r.output) for r in rows if r.runs != Runs.NEVER),
+                   weighted_activations=sum(numel(r.output) for r in rows
+                                            if r.params > 0 and r.runs != Runs.NEVER),
+                   train_mults=sum(r.mults for r in rows if r.runs != Runs.NEVER))
 
 
 @dataclass(repr=False)
@@ -84,12 +114,16 @@ class Report:
     params: dict[str, Any] = field(default_factory=dict)
     warnings: list[Diagnostic] = field(default_factory=list)
     graph: Graph | None = field(default=None, repr=False)
+    outputs: list[OutputRow] = field(default_factory=list)
+    variant: str | None = None  # the `variant` the figures are for
 
     @classmethod
-    def of(cls, graph: Graph) -> "Report":
+    def of(cls, graph: Graph, variant: str | None = None) -> "Report":
         rows = [_row(n) for n in graph.layers]
+        outputs = [OutputRow(o.name, graph.nodes[o.node].shape or (), o.training_only) for o in graph.outputs]
         return cls(graph.name, graph.file, graph.input.shape or (), graph.nodes[graph.output].shape or (),
-                   rows, Totals.of(rows), dict(graph.params), list(graph.warnings), graph)
+                   rows, Totals.of(rows), dict(graph.params), list(graph.warnings), graph, outputs,
+                   variant or graph.variant)
 
     def fold(self, depth: int) -> "Report":
         """Block instances nested deeper than ``depth`` become one row each (0: every top-level
@@ -99,7 +133,7 @@ class Report:
         rows = [_row(item) if isinstance(item, Node) else _folded_row(item, self.graph, depth)
                 for item in folded(self.graph, depth)]
         return Report(self.network, self.file, self.input, self.output, rows, self.totals, self.params,
-                      self.warnings, self.graph)
+                      self.warnings, self.graph, self.outputs, self.variant)
 
     @property
     def input_bytes(self) -> int:
@@ -114,17 +148,22 @@ class Report:
     def to_dict(self, layout: Layout = Layout.HWC) -> dict[str, Any]:
         """The JSON document of ``archlang check --format json``; shapes in ``layout``."""
         t = self.totals
-        return {
+        doc: dict[str, Any] = {
             "network": self.network, "layout": str(layout), "input": _dims(self.input, layout),
-            "output": _dims(self.output, layout), "parameters": self.params,
+            "output": _dims(self.output, layout), "outputs": [o.as_dict(layout) for o in self.outputs],
+            "parameters": self.params,
             "diagnostics": [d.as_dict() for d in self.warnings],
             "layers": [r.as_dict(layout) for r in self.rows],
             "totals": {"params": t.params, "trainable_params": t.trainable_params,
-                       "frozen_params": t.frozen_params, "mults": t.mults, "activations": t.activations,
-                       "activation_bytes": t.activation_bytes, "param_bytes": t.param_bytes,
-                       "input_bytes": self.input_bytes, "forward_backward_bytes": t.forward_backward_bytes,
+                       "frozen_params": t.frozen_params, "mults": t.mults, "train_mults": t.train_mults,
+                       "activations": t.activations, "activation_bytes": t.activation_bytes,
+                       "param_bytes": t.param_bytes, "input_bytes": self.input_bytes,
+                       "forward_backward_bytes": t.forward_backward_bytes,
                        "estimated_total_bytes": self.estimated_total_bytes},
         }
+        if self.variant is not None:
+            doc["variant"] = self.variant
+        return doc
 
     def __str__(self) -> str:
         return PRESENTER.text(self)
@@ -182,10 +221,18 @@ def _dims(shape: Shape, layout: Layout) -> list[int]:
     return torch_dims(shape) if layout == Layout.NCHW else list(shape)
 
 
+_RUN_ORDER = (Runs.ALWAYS, Runs.TRAINING, Runs.NEVER)
+
+
+def _widest(runs: list[Runs]) -> Runs:
+    """A folded row runs in every mode that any of its members runs in."""
+    return min(runs, key=_RUN_ORDER.index)
+
+
 def _row(node: Node) -> Row:
     depth = sum(1 for f in node.frames if f.kind == FrameKind.BLOCK)
     return Row(node.name, node.text or node.op, node.shape or (), node.params, node.mults, node.trainable,
-               node.span.line if node.span else 0, depth, training_only=_training_only(node))
+               node.span.line if node.span else 0, depth, training_only=_training_only(node), runs=node.runs)
 
 
 def _training_only(node: Node) -> bool:
@@ -233,7 +280,8 @@ def folded(graph: Graph, depth: int | None) -> list[Node | Fold]:
 def _folded_row(fold: Fold, graph: Graph, depth: int) -> Row:
     out = graph.nodes[fold.block.output].shape or ()
     return Row(fold.path, fold.block.text, out, fold.params, fold.mults, all(n.trainable for n in fold.members),
-               fold.block.line, depth + 1, len(fold.members), all(_training_only(n) for n in fold.members))
+               fold.block.line, depth + 1, len(fold.members), all(_training_only(n) for n in fold.members),
+               _widest([n.runs for n in fold.members]))
 
 
 def fold_path(frames: tuple[Frame, ...], depth: int) -> str | None:
@@ -243,5 +291,5 @@ def fold_path(frames: tuple[Frame, ...], depth: int) -> str | None:
         if frame.kind == FrameKind.BLOCK:
             seen += 1
             if seen > depth:
-                return ".".join(f.name for f in frames[: i + 1])
+                return frame_path(frames[: i + 1])
     return None

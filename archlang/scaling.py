@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from .api import load_file
 from .core.errors import ArchError, Diagnostic, Severity
-from .core.ir import Graph
+from .core.ir import Graph, Runs
 
 NEEDED = ("depth", "width", "res")
 
@@ -24,15 +24,16 @@ class Step:
 
 
 def compound(spec: str, phi_max: int, alpha: float, beta: float, gamma: float,
-             params: dict[str, float] | None = None, input_shape: tuple[int, ...] | None = None) -> list[Step]:
+             params: dict[str, float] | None = None, input_shape: tuple[int, ...] | None = None,
+             variant: str | None = None) -> list[Step]:
     """Analyse the spec at phi = 0..phi_max, scaling its header's depth, width and res."""
-    return compound_from(load_file(spec, params, input_shape), spec, phi_max, alpha, beta, gamma, params,
-                         input_shape)
+    return compound_from(load_file(spec, params, input_shape, variant), spec, phi_max, alpha, beta, gamma, params,
+                         input_shape, variant)
 
 
 def compound_from(base: Graph, spec: str, phi_max: int, alpha: float, beta: float, gamma: float,
                   params: dict[str, float] | None = None,
-                  input_shape: tuple[int, ...] | None = None) -> list[Step]:
+                  input_shape: tuple[int, ...] | None = None, variant: str | None = None) -> list[Step]:
     """:func:`compound` from the spec's analysis at its own parameters, ``base``, which serves as
     phi = 0 where scaling leaves the parameters as they are."""
     missing = [name for name in NEEDED if name not in base.params]
@@ -56,7 +57,7 @@ def compound_from(base: Graph, spec: str, phi_max: int, alpha: float, beta: floa
                                         None, code="usage")]) from None
         scaled = {"depth": depth, "width": width, "res": res}
         same = all(scaled[k] == base.params[k] for k in NEEDED)
-        graph = base if same else load_file(spec, {**(params or {}), **scaled}, input_shape)
-        steps.append(Step(phi, depth, width, res,
-                          sum(n.params for n in graph.layers), sum(n.mults for n in graph.layers)))
+        graph = base if same else load_file(spec, {**(params or {}), **scaled}, input_shape, variant)
+        steps.append(Step(phi, depth, width, res, sum(n.params for n in graph.layers),
+                          sum(n.mults for n in graph.layers if n.runs == Runs.ALWAYS)))  # eval multiplies
     return steps

@@ -56,9 +56,9 @@ def test_phi_zero_is_the_base_analysis(monkeypatch) -> None:
     calls: list[dict] = []
     real = scaling.load_file
 
-    def counting(spec, params=None, input_shape=None):
+    def counting(spec, params=None, input_shape=None, variant=None):
         calls.append(dict(params or {}))
-        return real(spec, params, input_shape)
+        return real(spec, params, input_shape, variant)
 
     monkeypatch.setattr(scaling, "load_file", counting)
     steps = compound(str(SPECS / "efficientnet.arch"), 1, 1.2, 1.1, 1.15)

@@ -17,6 +17,28 @@ class FrameKind(StrEnum):
     BLOCK = "block"  # a block instance
     BINDING = "binding"  # `name = chain`
     BRANCH = "branch"  # one branch of a combinator
+    LABEL = "label"  # `LABEL: ELEMENT` around an element that makes several layers
+
+
+class Runs(StrEnum):
+    """When a node runs in ``forward``: in both modes, only in training mode (it feeds only
+    training-only outputs), or never (it feeds no output; its module is still built)."""
+
+    ALWAYS = "always"
+    TRAINING = "training"
+    NEVER = "never"
+
+
+@dataclass(frozen=True)
+class GraphOutput:
+    """One result of the network: the node computing it, its name (the key of a named output,
+    the tensor's name, or ``output`` for the version 1 rule), whether it exists only in training
+    mode, and whether it was written as ``key = NAME`` (the model returns a dict)."""
+
+    node: int
+    name: str
+    training_only: bool = False
+    keyed: bool = False
 
 
 @dataclass(frozen=True)
@@ -27,6 +49,16 @@ class Frame:
     kind: FrameKind
     text: str = ""  # the call as written, for block instances
     line: int = 0
+    labelled: bool = False  # named by a `LABEL:`: combinator branches around it drop out of names
+
+
+def frame_path(frames: "tuple[Frame, ...] | list[Frame]", *more: str) -> str:
+    """The dotted name of a scope. Combinator branches are scopes of their own, except around a
+    label: in ``concat(cv1: cbs(8), ...)`` the block instance is ``cv1``, not ``branch1.cv1``,
+    so that labels give the names a checkpoint uses."""
+    last = max((i for i, f in enumerate(frames) if f.labelled), default=-1)
+    names = [f.name for i, f in enumerate(frames) if i > last or f.kind != FrameKind.BRANCH]
+    return ".".join(names + list(more))
 
 
 @dataclass
@@ -40,6 +72,7 @@ class Node:
     text: str  # the op as written in the spec
     span: Span | None
     trainable: bool = True
+    runs: Runs = Runs.ALWAYS  # written once the outputs are known
     # written by the analysis pass
     shape: Shape | None = None
     params: int = 0
@@ -67,6 +100,7 @@ class BlockInstance:
     line: int
     depth: int  # block nesting depth, 1 for a call at the top level
     output: int  # node index of its result
+    label: str | None = None  # the `LABEL:` that named it, if any
 
 
 @dataclass
@@ -78,12 +112,14 @@ class Graph:
     params: dict[str, int | float]
     nodes: list[Node] = field(default_factory=list)
     inputs: list[int] = field(default_factory=lambda: [0])  # node indices of the graph's inputs
-    outputs: list[int] = field(default_factory=list)  # node indices of the graph's results
+    outputs: list[GraphOutput] = field(default_factory=list)  # the results, those of both modes first
     blocks: list[BlockInstance] = field(default_factory=list)
     warnings: list[Diagnostic] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)
     origin: str = ""  # the main file's absolute path, from which `use` paths are resolved
     files: dict[str, str] = field(default_factory=dict)  # absolute path -> text of each `use`d file
+    variants: list[str] = field(default_factory=list)  # the spec's `variant` names, in order
+    variant: str | None = None  # the one chosen, if any
 
     @property
     def input(self) -> Node:
@@ -92,8 +128,21 @@ class Graph:
 
     @property
     def output(self) -> int:
-        """The index of the first (today, the only) output node."""
-        return self.outputs[0] if self.outputs else 0
+        """The index of the first output's node."""
+        return self.outputs[0].node if self.outputs else 0
+
+    @property
+    def keyed(self) -> bool:
+        """Whether the outputs are named (``output key = NAME``): the model returns a dict."""
+        return any(o.keyed for o in self.outputs)
+
+    def outputs_in(self, training: bool) -> list[GraphOutput]:
+        """The outputs that exist in one mode, in the order ``forward`` returns them."""
+        return [o for o in self.outputs if training or not o.training_only]
+
+    def runs_in(self, node: Node, training: bool) -> bool:
+        """Whether ``node`` runs in ``forward`` in the given mode."""
+        return node.runs == Runs.ALWAYS or (training and node.runs == Runs.TRAINING)
 
     @property
     def layers(self) -> list[Node]:

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from .codegen import Plan, class_name, expression, generate, plan
-from ..core.ir import Graph
+from ..core.ir import Graph, Runs
 from ..core.shapes import fmt
 
 
@@ -74,6 +74,20 @@ class LayerCheck:
 
 
 @dataclass
+class OutputCheck:
+    """One output of ``forward`` in one mode, against the analysis."""
+
+    name: str
+    training: bool
+    expected: tuple[int, ...]
+    actual: tuple[int, ...] | None  # None: forward did not return it
+
+    @property
+    def ok(self) -> bool:
+        return self.expected == self.actual
+
+
+@dataclass
 class Verification:
     """What ``archlang compile --verify`` found."""
 
@@ -84,11 +98,14 @@ class Verification:
     expected_output: tuple[int, ...] = ()
     actual_output: tuple[int, ...] = ()
     seconds: float = 0.0
+    outputs: list[OutputCheck] = field(default_factory=list)  # every output, in each mode checked
+    structure: str = ""  # what forward returned, when it is not what the spec states
 
     @property
     def ok(self) -> bool:
         return (all(c.ok for c in self.layers) and self.expected_params == self.actual_params
-                and self.expected_output == self.actual_output)
+                and self.expected_output == self.actual_output and all(o.ok for o in self.outputs)
+                and not self.structure)
 
     def summary(self) -> str:
         bad = [c for c in self.layers if not c.ok]
@@ -98,9 +115,18 @@ class Verification:
         if self.expected_output != self.actual_output:
             lines.append(f"output: analysis says {fmt(self.expected_output)}, "
                          f"PyTorch gives {fmt(self.actual_output)}")
+        for o in self.outputs[1:] if len(self.outputs) > 1 else ():
+            if not o.ok:
+                got = "nothing" if o.actual is None else fmt(o.actual)
+                lines.append(f"output `{o.name}` in {'training' if o.training else 'eval'} mode: analysis says "
+                             f"{fmt(o.expected)}, PyTorch gives {got}")
+        if self.structure:
+            lines.append(self.structure)
         verdict = "verified" if self.ok else "MISMATCH (a bug in archlang; please report it)"
-        lines.append(f"{verdict}: {len(self.layers)} layer shapes, {self.actual_params:,} parameters and the "
-                     f"output {fmt(self.actual_output)} on {self.device} ({self.seconds * 1000:.0f} ms)")
+        shown = (f"the output {fmt(self.actual_output)}" if len(self.outputs) <= 1 else
+                 f"{len(self.outputs)} outputs across modes")
+        lines.append(f"{verdict}: {len(self.layers)} layer shapes, {self.actual_params:,} parameters and "
+                     f"{shown} on {self.device} ({self.seconds * 1000:.0f} ms)")
         return "\n".join(lines)
 
 
@@ -125,35 +151,88 @@ def verify(graph: Graph, device: str = "cpu", batch: int = 2) -> Verification:
 def verify_model(compiled: Compiled, model: nn.Module, device: str = "cpu", batch: int = 2) -> Verification:
     """Run one batch through ``model`` node by node (every layer, merge and template op, each as
     the generated ``forward`` writes it) and compare each node's shape with the analysis; then
-    run ``forward`` itself for the output and the time."""
+    run ``forward`` itself for the outputs and the time. Eval mode first; where the network
+    differs in training (training-only layers or outputs), training mode too, with the
+    model's buffers (batch-norm statistics) put back afterwards."""
     graph = compiled.graph
     model.to(device).eval()
     x = example_input(graph, batch, device)
+    result = Verification(device)
+    shapes, out, result.seconds = _run(compiled, model, x, training=False, device=device)
+    result.outputs = _output_checks(graph, out, False, result)
+    if any(n.runs == Runs.TRAINING for n in graph.nodes) or len(graph.outputs_in(True)) != len(graph.outputs_in(False)):
+        saved = {k: v.clone() for k, v in model.named_buffers()}
+        model.train()
+        try:
+            trained, out, _ = _run(compiled, model, x, training=True, device=device)
+        finally:
+            model.eval()
+            with torch.no_grad():
+                for k, v in model.named_buffers():
+                    v.copy_(saved[k])
+        shapes.update(trained)
+        result.outputs += _output_checks(graph, out, True, result)
+    result.layers = [LayerCheck(n.name, n.shape or (), shapes[n.index]) for n in graph.layers if n.index in shapes]
+    result.expected_params = sum(n.params for n in graph.layers)
+    result.actual_params = sum(p.numel() for p in model.parameters())
+    first = result.outputs[0] if result.outputs else None
+    result.expected_output = first.expected if first else ()
+    result.actual_output = (first.actual or ()) if first else ()
+    return result
+
+
+def _run(compiled: Compiled, model: nn.Module, x: torch.Tensor, training: bool,
+         device: str) -> tuple[dict[int, tuple[int, ...]], Any, float]:
     with torch.inference_mode():
-        shapes = interpret(compiled, model, x)
+        shapes = interpret(compiled, model, x, training)
         start = time.perf_counter()
         out = model(x)
         if device.startswith("cuda"):
             torch.cuda.synchronize()
-        seconds = time.perf_counter() - start
-    result = Verification(device, seconds=seconds)
-    result.layers = [LayerCheck(n.name, n.shape or (), shapes[n.index]) for n in graph.layers]
-    result.expected_params = sum(n.params for n in graph.layers)
-    result.actual_params = sum(p.numel() for p in model.parameters())
-    result.expected_output = graph.nodes[graph.output].shape or ()
-    result.actual_output = to_hwc(out.shape)
-    return result
+    return shapes, out, time.perf_counter() - start
 
 
-def interpret(compiled: Compiled, model: nn.Module, x: torch.Tensor) -> dict[int, tuple[int, ...]]:
+def _output_checks(graph: Graph, out: Any, training: bool, result: Verification) -> list[OutputCheck]:
+    """Each output the spec states for the mode against what ``forward`` returned; a tuple
+    where one tensor was due (or the reverse), or other keys, is a mismatch in itself."""
+    expected = graph.outputs_in(training)
+    mode = "training" if training else "eval"
+    if graph.keyed:
+        got = list(out.values()) if isinstance(out, dict) else []
+        if not isinstance(out, dict) or list(out) != [o.name for o in expected]:
+            result.structure = f"{mode} mode: expected a dict with keys {[o.name for o in expected]}"
+    elif len(expected) == 1:
+        got = [out] if isinstance(out, torch.Tensor) else []
+        if not isinstance(out, torch.Tensor):
+            result.structure = f"{mode} mode: expected one tensor, forward returned {type(out).__name__}"
+    else:
+        got = list(out) if isinstance(out, tuple) else []
+        if not isinstance(out, tuple) or len(out) != len(expected):
+            result.structure = f"{mode} mode: expected a tuple of {len(expected)} tensors"
+    return [OutputCheck(o.name, training, graph.nodes[o.node].shape or (),
+                        to_hwc(got[k].shape) if k < len(got) else None) for k, o in enumerate(expected)]
+
+
+def interpret(compiled: Compiled, model: nn.Module, x: torch.Tensor,
+              training: bool = False) -> dict[int, tuple[int, ...]]:
     """Each node's output shape (HxWxC), computed node by node on ``model``, as torch.fx's
-    interpreter runs a graph: an environment of live values, each freed after its last reader."""
+    interpreter runs a graph: an environment of live values, each freed after its last reader.
+    The nodes that run in the mode are computed, and those that feed no output where they can be."""
     graph, names = compiled.graph, compiled.plan
-    last_use = {i: max(uses, default=i) for i, uses in graph.consumers().items()}
+    running: list[Any] = []
+    done = {graph.input.index}
+    for n in graph.layers:  # what runs in the mode, and the unused layers that can run (to check them)
+        if graph.runs_in(n, training) or (n.runs == Runs.NEVER and done.issuperset(n.inputs)):
+            running.append(n)
+            done.add(n.index)
+    last_use: dict[int, int] = {}
+    for n in running:
+        for i in n.inputs:
+            last_use[i] = n.index
     env: dict[int, torch.Tensor] = {graph.input.index: x}
     shapes: dict[int, tuple[int, ...]] = {graph.input.index: to_hwc(x.shape)}
     scope: dict[str, Any] = {"torch": torch, "self": model}
-    for node in graph.layers:
+    for node in running:
         args = [f"v{i}" for i in node.inputs]
         values = {f"v{i}": env[i] for i in node.inputs}
         env[node.index] = eval(expression(node, args, names), scope, values)  # generated from safe names

@@ -14,7 +14,7 @@ import subprocess
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..core.ir import Frame, FrameKind, Graph, Node
+from ..core.ir import Frame, FrameKind, Graph, Node, frame_path
 from ..core.opdef import Family, MergeDef, OpDef
 from ..report import Fold, folded
 from ..core.shapes import fmt
@@ -62,11 +62,10 @@ def _label(title: str, *lines: str) -> str:
 
 
 def _clusters(frames: tuple[Frame, ...]) -> tuple[tuple[str, Frame], ...]:
-    out, path = [], []
-    for frame in frames:
-        path.append(frame.name)
-        if frame.kind in (FrameKind.BLOCK, FrameKind.BINDING):
-            out.append((".".join(path), frame))
+    out = []
+    for i, frame in enumerate(frames):
+        if frame.kind in (FrameKind.BLOCK, FrameKind.BINDING, FrameKind.LABEL):
+            out.append((frame_path(frames[: i + 1]), frame))
     return tuple(out)
 
 
@@ -84,9 +83,12 @@ def _layer_box(node: Node) -> Box:
 def _folded_box(fold: Fold, graph: Graph) -> Box:
     members = fold.members
     frozen = any(not n.trainable and n.params for n in members)
-    enclosing = _clusters(members[0].frames[: fold.path.count(".") + 1])[:-1]
+    frames = members[0].frames
+    depth = next((k for k in range(1, len(frames) + 1) if frame_path(frames[:k]) == fold.path), len(frames))
+    enclosing = _clusters(frames[:depth])[:-1]
     lines = [fmt(graph.nodes[fold.block.output].shape), f"{fold.params:,} params, {fold.mults:,} mults"]
-    return Box("b_" + "".join(c if c.isalnum() else "_" for c in fold.path), _label(fold.block.text, *lines),
+    title = f"{fold.block.label}: {fold.block.text}" if fold.block.label else fold.block.text
+    return Box("b_" + "".join(c if c.isalnum() else "_" for c in fold.path), _label(title, *lines),
                Family.BLOCK, frozen, enclosing)
 
 
@@ -100,13 +102,20 @@ def boxes_and_edges(graph: Graph, depth: int | None) -> tuple[list[Box], list[tu
         boxes.append(box)
         for node in (item,) if isinstance(item, Node) else item.members:
             box_of[node.index] = box.id
-    out = graph.nodes[graph.output]
-    boxes.append(Box("output", _label(f"output {fmt(out.shape)}"), Family.IO, False, ()))
+    sinks: dict[int, str] = {}
+    for k, out in enumerate(graph.outputs or []):
+        sink = "output" if k == 0 else f"output{k + 1}"
+        sinks[-1 - k] = sink
+        shape = fmt(graph.nodes[out.node].shape)
+        title = f"output {shape}" if len(graph.outputs) == 1 and not out.training_only else (
+            f"output {out.name} {shape}" + (" (training)" if out.training_only else ""))
+        boxes.append(Box(sink, _label(title), Family.IO, False, ()))
     edges: list[tuple[str, str, str]] = []
     seen: set[tuple[str, str]] = set()
-    links = [(i, n.index) for n in graph.layers for i in n.inputs] + [(out.index, -1)]
+    links = [(i, n.index) for n in graph.layers for i in n.inputs] + [
+        (out.node, -1 - k) for k, out in enumerate(graph.outputs)]
     for src, dst in links:
-        a, b = box_of[src], box_of.get(dst, "output")
+        a, b = box_of[src], box_of.get(dst) or sinks[dst]
         if a != b and (a, b) not in seen:
             seen.add((a, b))
             edges.append((a, b, fmt(graph.nodes[src].shape)))

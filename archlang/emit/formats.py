@@ -9,6 +9,7 @@ import json
 from enum import StrEnum
 from typing import TextIO
 
+from ..core.ir import Runs
 from ..report import Report, Row
 from ..scaling import Step
 from ..core.shapes import Layout, fmt
@@ -44,8 +45,12 @@ def human_bytes(n: float) -> str:
     return f"{int(n)} B"
 
 
+_RUNS_NOTE = {Runs.ALWAYS: "", Runs.TRAINING: " (training)", Runs.NEVER: " (unused)"}
+
+
 def _cells(row: Row, layout: Layout = Layout.HWC) -> tuple[str, ...]:
-    name = row.name + ("" if row.trainable else " (frozen)") + (" (training only)" if row.training_only else "")
+    name = (row.name + ("" if row.trainable else " (frozen)") + (" (training only)" if row.training_only else "")
+            + _RUNS_NOTE[row.runs])
     return (name, row.op, fmt(row.output, layout), f"{row.params:,}", f"{row.mults:,}")
 
 
@@ -57,10 +62,12 @@ def megabytes(n: int) -> str:
 def summary_lines(report: Report, layout: Layout = Layout.HWC) -> list[str]:
     """archlang's lines, then torchinfo's block (its names, its definitions, a batch of one)."""
     t = report.totals
+    training = (f"; in training {t.train_mults:,} ({human(t.train_mults)})"
+                if t.train_mults != t.mults else "")
     return [
-        f"input {fmt(report.input, layout)} -> output {fmt(report.output, layout)}",
+        *output_lines(report, layout),
         f"parameters: {t.params:,} ({human(t.params)})",
-        f"multiplies: {t.mults:,} ({human(t.mults)})",
+        f"multiplies: {t.mults:,} ({human(t.mults)}){training}",
         f"activations: {t.activations:,} values ({human_bytes(t.activation_bytes)} at fp32)",
         f"parameter memory: {human_bytes(t.param_bytes)} at fp32",
         "",
@@ -72,6 +79,16 @@ def summary_lines(report: Report, layout: Layout = Layout.HWC) -> list[str]:
         f"Params size (MB): {megabytes(t.param_bytes)}",
         f"Estimated Total Size (MB): {megabytes(report.estimated_total_bytes)}",
     ]
+
+
+def output_lines(report: Report, layout: Layout = Layout.HWC) -> list[str]:
+    """``input A -> output B`` for one output; with several, one line listing each by name."""
+    outs = report.outputs
+    if len(outs) <= 1 and not any(o.training_only for o in outs):
+        return [f"input {fmt(report.input, layout)} -> output {fmt(report.output, layout)}"]
+    listed = ", ".join(f"{o.name} {fmt(o.shape, layout)}" + (" (training)" if o.training_only else "")
+                       for o in outs)
+    return [f"input {fmt(report.input, layout)} -> outputs {listed}"]
 
 
 def write(report: Report, kind: str, out: TextIO, color: bool = False, width: int | None = None,
@@ -169,6 +186,33 @@ def html_table(report: Report, layout: Layout = Layout.HWC) -> str:
     return (f'<div class="archlang-report"><b>{html.escape(report.network)}</b>'
             f'<table style="font-size:smaller"><thead>{row(HEADERS, "th")}</thead><tbody>{body}</tbody>'
             f"<tfoot>{total}</tfoot></table><p style=\"font-size:smaller\">{summary}</p></div>")
+
+
+def variant_summary(reports: list[Report], kind: str) -> str:
+    """``check -V all``: one row per variant (name, parameters, multiplies, output shapes); in
+    JSON, the list of the per-variant reports."""
+    if kind == Format.JSON:
+        return json.dumps([r.to_dict() for r in reports], indent=2) + "\n"
+    header = ("Variant", "Params", "Mults", "Train mults", "Outputs")
+    rows = [(r.variant or "", f"{r.totals.params:,}", f"{r.totals.mults:,}", f"{r.totals.train_mults:,}",
+             ", ".join(fmt(o.shape) + (" (training)" if o.training_only else "") for o in r.outputs))
+            for r in reports]
+    if kind == Format.CSV:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(["variant", "params", "mults", "train_mults", "outputs"])
+        writer.writerows([(r.variant, r.totals.params, r.totals.mults, r.totals.train_mults,
+                           " ".join(fmt(o.shape) for o in r.outputs)) for r in reports])
+        return buffer.getvalue()
+    if kind == Format.MARKDOWN:
+        lines = [f"| {' | '.join(header)} |", "| --- | ---: | ---: | ---: | --- |"]
+        return "\n".join(lines + [f"| {' | '.join(row)} |" for row in rows]) + "\n"
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
+    right = (False, True, True, True, False)
+    title = f"{reports[0].network} ({reports[0].file}), {len(reports)} variants" if reports else ""
+    lines = [title] + ["  ".join(c.rjust(w) if r else c.ljust(w) for c, w, r in zip(row, widths, right)).rstrip()
+                       for row in [header, tuple("─" * w for w in widths), *rows]]
+    return "\n".join(lines) + "\n"
 
 
 def scaling_table(steps: list[Step], alpha: float, beta: float, gamma: float) -> str:

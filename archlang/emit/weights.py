@@ -126,15 +126,24 @@ def _skipped(key: str, prefixes: tuple[str, ...]) -> bool:
     return any(module == p or module.startswith(p + "_") or module.startswith(p + ".") for p in prefixes)
 
 
+BY = ("order", "name")  # how load_weights pairs tensors
+
+
 def load_weights(model: nn.Module, checkpoint: Any, *, skip: str | Iterable[str] = (),
-                 strict: bool = False) -> WeightReport:
-    """Copy ``checkpoint``'s tensors into ``model`` in registration order: each model tensor takes
-    the next checkpoint tensor of the same kind (weight, bias, running mean, ...) and shape.
+                 strict: bool = False, by: str = "order") -> WeightReport:
+    """Copy ``checkpoint``'s tensors into ``model``. ``by="order"``: in registration order, each
+    model tensor takes the next checkpoint tensor of the same kind (weight, bias, running mean,
+    ...) and shape. ``by="name"``: each takes the checkpoint tensor of its layer's dotted name
+    (``c2f1.cv1.conv.weight``; see :func:`layer_keys`), whatever the checkpoint's order.
     ``skip`` names modules (attribute prefixes) to leave freshly initialised, such as a new head.
     With ``strict``, anything missing or unused raises ``ValueError``."""
+    if by not in BY:
+        raise ValueError(f"by must be one of {', '.join(BY)}, not {by!r}")
     prefixes = (skip,) if isinstance(skip, str) else tuple(skip)
     source = list(read_state_dict(checkpoint).items())
     target = model.state_dict()
+    if by == "name":
+        return _by_name(model, source, target, prefixes, strict)
     report = WeightReport()
     position = 0
     updates: dict[str, torch.Tensor] = {}
@@ -153,6 +162,59 @@ def load_weights(model: nn.Module, checkpoint: Any, *, skip: str | Iterable[str]
         report.copied.append((key, source[match][0]))
         position = match + 1
     report.unused += [k for k, _ in source[position:]]
+    if strict and not report.complete:
+        raise ValueError(report.summary())
+    with torch.no_grad():
+        for key, value in updates.items():
+            target[key].copy_(value)
+    return report
+
+
+def _normal(key: str) -> str:
+    """A key with dots and underscores alike: archlang's flat attribute names (``c2f1_cv1_conv``)
+    meet a nested module's dotted ones (``c2f1.cv1.conv``)."""
+    return key.replace(".", "_")
+
+
+def layer_keys(model: nn.Module) -> dict[str, str]:
+    """Model state-dict key -> the same key under the layer's dotted name, for a model compiled
+    by archlang (``c2f1_cv1_conv.weight`` -> ``c2f1.cv1.conv.weight``); other keys map to themselves."""
+    graph = getattr(model, "archlang_graph", None)
+    keys = {k: k for k in model.state_dict()}
+    if graph is None:
+        return keys
+    from .codegen import plan
+
+    dotted = {attr: graph.nodes[i].name for i, attr in plan(graph).attrs.items()}
+    for key in keys:
+        attr, dot, rest = key.partition(".")
+        if attr in dotted:
+            keys[key] = dotted[attr] + dot + rest
+    return keys
+
+
+def _by_name(model: nn.Module, source: list[tuple[str, torch.Tensor]], target: dict[str, torch.Tensor],
+             prefixes: tuple[str, ...], strict: bool) -> WeightReport:
+    report = WeightReport()
+    exact = dict(source)
+    normal: dict[str, str] = {}
+    for key, _ in source:
+        normal.setdefault(_normal(key), key)
+    used: set[str] = set()
+    updates: dict[str, torch.Tensor] = {}
+    for key, name in layer_keys(model).items():
+        if _skipped(key, prefixes):
+            report.skipped.append(key)
+            continue
+        found = next((k for k in (name, key) if k in exact), None) or normal.get(_normal(name))
+        tensor = target[key]
+        if found is None or found in used or tuple(exact[found].shape) != tuple(tensor.shape):
+            report.missing.append(key)
+            continue
+        used.add(found)
+        updates[key] = exact[found]
+        report.copied.append((key, found))
+    report.unused = [k for k, _ in source if k not in used]
     if strict and not report.complete:
         raise ValueError(report.summary())
     with torch.no_grad():

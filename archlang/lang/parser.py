@@ -7,6 +7,10 @@ import functools
 from pathlib import Path
 from typing import Any, Iterator
 
+from lark import Lark, Transformer, v_args
+from lark.exceptions import UnexpectedInput, VisitError
+from lark.lark import PostLex
+
 from . import syntax as s
 from ..core.errors import ArchError, Diagnostic, Severity, Span, source_lines
 from ..core.limits import MAX_DIGITS, MAX_NUMBER
@@ -16,7 +20,7 @@ GRAMMAR_NAME = "archlang.lark"
 # Tokens after which a newline never ends a statement (an operator or keyword that needs more),
 # and before which it never does.
 _CONTINUES_AFTER = {"_ARROW", "LBRACE", "COMMA", "EQUAL", "LPAR", "_NL", "IF", "THEN", "ELSE", "AND", "OR",
-                    "NOT", "ADD_OP", "MUL_OP", "COMP_OP"}
+                    "NOT", "ADD_OP", "MUL_OP", "POW_OP", "COMP_OP", "COLON", "_AS"}
 _CONTINUES_BEFORE = {"_ARROW", "RBRACE", "THEN", "ELSE"}
 
 
@@ -29,7 +33,7 @@ def grammar_path() -> Path:
     raise FileNotFoundError(f"archlang's grammar {GRAMMAR_NAME} is missing from the installation")
 
 
-class Layout:
+class Layout(PostLex):
     """Post-lexer: newlines separate statements, except inside parentheses, around `->`, after
     `,` `=` `{` and operators, around `then` and `else`, and before `}`. Runs of newlines collapse
     into one."""
@@ -57,8 +61,6 @@ class Layout:
 
 @functools.lru_cache(maxsize=1)
 def _lark() -> Any:
-    from lark import Lark
-
     return Lark(grammar_path().read_text(encoding="utf-8"), parser="lalr", lexer="basic",
                 postlex=Layout(), propagate_positions=True, maybe_placeholders=True,
                 cache=_cache_file())
@@ -84,17 +86,20 @@ def _cache_file() -> str | bool:
 @functools.lru_cache(maxsize=256)
 def parse(text: str, file: str = "<spec>") -> s.Module:
     """Parse the text of one ``.arch`` file; raises :class:`ArchError` on a syntax error."""
-    from lark.exceptions import UnexpectedInput
-
     try:
-        return s.Module(file, tuple(_ToSyntax(file).transform(_lark().parse(text))))
+        return s.Module(file, tuple(ToSyntax(file).transform(_lark().parse(text))))
     except UnexpectedInput as exc:
         raise ArchError(_syntax_errors(exc, text, file), {file: text}) from None
     except RecursionError:
         raise ArchError([Diagnostic(Severity.ERROR, "the spec is nested too deeply to read",
                                     Span(file, 1, 1, 1, 2))], {file: text}) from None
-    except ArchError as exc:  # a statement the transformer refuses (`input` with two shapes)
-        raise ArchError(exc.diagnostics, {file: text}) from None
+    except VisitError as exc:  # a statement the transformer refuses (`input` with two shapes)
+        if isinstance(exc.orig_exc, ArchError):
+            raise ArchError(exc.orig_exc.diagnostics, {file: text}) from None
+        if isinstance(exc.orig_exc, RecursionError):
+            raise ArchError([Diagnostic(Severity.ERROR, "the spec is nested too deeply to read",
+                                        Span(file, 1, 1, 1, 2))], {file: text}) from None
+        raise
 
 
 # --- syntax errors -----------------------------------------------------------------------
@@ -152,7 +157,8 @@ _READABLE = {
     "STRING": 'a "string"', "_NL": "a new line", "$END": "the end of the file",
     "_ARROW": "`->`", "LPAR": "`(`", "RPAR": "`)`", "LBRACE": "`{`", "RBRACE": "`}`",
     "COMMA": "`,`", "EQUAL": "`=`", "DOT": "`.`", "COMP_OP": "a comparison",
-    "ADD_OP": "`+` or `-`", "MUL_OP": "`*`, `/`, `//` or `%`",
+    "ADD_OP": "`+` or `-`", "MUL_OP": "`*`, `/`, `//` or `%`", "POW_OP": "`**`", "COLON": "`:`",
+    "INPUT": "`input`", "_WHEN": "`when`", "_AS": "`as`",
 }
 
 
@@ -166,7 +172,8 @@ def _expected(kinds: set[str]) -> list[str]:
     """The readable set of what the parser would have taken: where a layer could start, the
     many ways to start an expression are summed up as one."""
     if "NAME" in kinds:
-        kinds -= {"NAME", "FLAG", "FLAGX", "CALLNAME", "ADD_OP", "NOT", "IN", "IF", "DIMS", "INT", "FLOAT", "LPAR"}
+        kinds -= {"NAME", "FLAG", "FLAGX", "CALLNAME", "ADD_OP", "NOT", "IN", "IF", "DIMS", "INT", "FLOAT", "LPAR",
+                  "INPUT"}
         kinds.add("_LAYER")
     return sorted({_readable(k) for k in kinds})
 
@@ -221,176 +228,216 @@ def _syntax_diagnostic(exc: Any, text: str, file: str) -> Diagnostic:
 # --- parse tree to syntax tree -------------------------------------------------------------
 
 
-class _ToSyntax:
-    """Turns a Lark tree into :mod:`archlang.syntax` nodes. Pure: no names are resolved."""
+@v_args(meta=True)
+class ToSyntax(Transformer):
+    """Lark tree to syntax tree, bottom-up: each rule's children arrive already built. Pure:
+    no names are resolved."""
 
     def __init__(self, file: str):
+        super().__init__(visit_tokens=False)
         self.file = file
 
-    def transform(self, tree: Any) -> list[s.Statement]:
-        return [stmt for stmt in (self._node(child) for child in tree.children) if stmt is not None]
-
-    # dispatch ------------------------------------------------------------------------------
-    def _node(self, node: Any) -> Any:
-        from lark import Token
-
-        if node is None:
-            return None
-        if isinstance(node, Token):
-            return node
-        return getattr(self, node.data)(node)
-
-    def _kids(self, tree: Any) -> list[Any]:
-        return [self._node(c) for c in tree.children]
-
-    def _span(self, tree: Any) -> Span:
-        m = tree.meta
+    def _span(self, m: Any) -> Span:
         return Span(self.file, m.line, m.column, m.end_line, m.end_column)
 
     def _tspan(self, tok: Any) -> Span:
         return Span(self.file, tok.line, tok.column, tok.end_line, tok.end_column)
 
     # statements -------------------------------------------------------------------------
-    def header(self, t: Any) -> s.Header:
-        name, *params = self._kids(t)
-        return s.Header(str(name), tuple(p for p in params if p is not None), self._span(t))
+    def start(self, m: Any, kids: list[Any]) -> list[s.Statement]:
+        return [k for k in kids if k is not None]
 
-    def param(self, t: Any) -> s.Param:
-        name, default = self._kids(t)
-        return s.Param(str(name), default, self._span(t))
+    def header(self, m: Any, kids: list[Any]) -> s.Header:
+        name, *params = kids
+        return s.Header(str(name), tuple(p for p in params if p is not None), self._span(m))
 
-    def input_stmt(self, t: Any) -> s.Input:
-        args = _glue(self._kids(t))
+    def param(self, m: Any, kids: list[Any]) -> s.Param:
+        name, default = kids
+        return s.Param(str(name), default, self._span(m))
+
+    def input_stmt(self, m: Any, kids: list[Any]) -> s.Input:
+        args = _glue(kids[1:])  # after the `input` keyword
         if len(args) != 1 or not isinstance(args[0], s.SizeArg):
             raise ArchError([Diagnostic(Severity.ERROR, "`input` takes one shape, `HxWxC` or `N`",
-                                        self._span(t), help="write e.g. `input 32x32x3` or `input 784`")])
-        return s.Input(args[0].parts, self._span(t))
+                                        self._span(m), help="write e.g. `input 32x32x3` or `input 784`")])
+        return s.Input(args[0].parts, self._span(m))
 
-    def use_stmt(self, t: Any) -> s.Use:
-        (tok,) = t.children
-        return s.Use(str(tok)[1:-1], self._span(t))
+    def use_stmt(self, m: Any, kids: list[Any]) -> s.Use:
+        (tok,) = kids
+        return s.Use(str(tok)[1:-1], self._span(m))
 
-    def block_def(self, t: Any) -> s.BlockDef:
-        kids = self._kids(t)
+    def block_def(self, m: Any, kids: list[Any]) -> s.BlockDef:
         name, body = kids[0], kids[-1]
         params = tuple(p for p in kids[1:-1] if p is not None)
-        return s.BlockDef(str(name), params, body, self._span(t), self._tspan(name), self.file)
+        return s.BlockDef(str(name), params, body, self._span(m), self._tspan(name), self.file)
 
-    def body(self, t: Any) -> tuple[s.Statement, ...]:
-        return tuple(k for k in self._kids(t) if k is not None)
+    def body(self, m: Any, kids: list[Any]) -> tuple[s.Statement, ...]:
+        return tuple(k for k in kids if k is not None)
 
-    def assign(self, t: Any) -> s.Assign:
-        name, value = self._kids(t)
-        return s.Assign(str(name), value, self._span(t), self._tspan(name))
+    def assign(self, m: Any, kids: list[Any]) -> s.Assign:
+        name, value = kids
+        return s.Assign(str(name), value, self._span(m), self._tspan(name))
 
-    def chain_stmt(self, t: Any) -> s.ChainStmt:
-        (chain,) = self._kids(t)
-        return s.ChainStmt(chain, self._span(t))
+    def chain_stmt(self, m: Any, kids: list[Any]) -> s.ChainStmt:
+        (chain,) = kids
+        return s.ChainStmt(chain, self._span(m))
 
-    def ident(self, t: Any) -> Any:
-        return t.children[0]
+    def output_stmt(self, m: Any, kids: list[Any]) -> s.Output:
+        *items, when = kids
+        if when is not None and str(when) != "training":
+            raise ArchError([Diagnostic(Severity.ERROR, f"expected `when training`, found `when {when}`",
+                                        self._tspan(when), help="training is the one mode outputs can depend on")])
+        return s.Output(tuple(items), when is not None, self._span(m))
+
+    def output_item(self, m: Any, kids: list[Any]) -> s.OutputItem:
+        return s.OutputItem(None, str(kids[0]), self._span(m))
+
+    def output_keyed(self, m: Any, kids: list[Any]) -> s.OutputItem:
+        return s.OutputItem(str(kids[0]), str(kids[1]), self._span(m))
+
+    def variant_stmt(self, m: Any, kids: list[Any]) -> s.Variant:
+        name, *params = kids
+        return s.Variant(str(name), tuple(p for p in params if p is not None), self._span(m), self._tspan(name))
+
+    def assert_stmt(self, m: Any, kids: list[Any]) -> s.Assert:
+        condition, message = kids
+        return s.Assert(condition, None if message is None else str(message)[1:-1], self._span(m))
+
+    def label(self, m: Any, kids: list[Any]) -> s.Label:
+        name, element = kids
+        return s.Label(str(name), element, self._span(m), self._tspan(name))
+
+    def ident(self, m: Any, kids: list[Any]) -> Any:
+        return kids[0]
 
     callname = ident
 
-    # expressions --------------------------------------------------------------------------
-    def seq(self, t: Any) -> s.Seq:
-        return s.Seq(tuple(self._kids(t)), self._span(t))
+    # expressions ------------------------------------------------------------------------
+    def seq(self, m: Any, kids: list[Any]) -> s.Seq:
+        return s.Seq(tuple(kids), self._span(m))
 
-    def or_op(self, t: Any) -> s.BinOp:
-        left, right = self._kids(t)
-        return s.BinOp("or", left, right, self._span(t))
+    def or_op(self, m: Any, kids: list[Any]) -> s.BinOp:
+        return s.BinOp("or", kids[0], kids[1], self._span(m))
 
-    def and_op(self, t: Any) -> s.BinOp:
-        left, right = self._kids(t)
-        return s.BinOp("and", left, right, self._span(t))
+    def and_op(self, m: Any, kids: list[Any]) -> s.BinOp:
+        return s.BinOp("and", kids[0], kids[1], self._span(m))
 
-    def not_op(self, t: Any) -> s.UnaryOp:
-        (operand,) = self._kids(t)
-        return s.UnaryOp("not", operand, self._span(t))
+    def not_op(self, m: Any, kids: list[Any]) -> s.UnaryOp:
+        return s.UnaryOp("not", kids[0], self._span(m))
 
-    def compare(self, t: Any) -> s.BinOp:
-        left, op, right = self._kids(t)
-        return s.BinOp(str(op), left, right, self._span(t))
+    def compare(self, m: Any, kids: list[Any]) -> s.BinOp:
+        left, op, right = kids
+        return s.BinOp(str(op), left, right, self._span(m))
 
     binop = compare
 
-    def unary(self, t: Any) -> s.UnaryOp:
-        op, operand = self._kids(t)
-        return s.UnaryOp(str(op), operand, self._span(t))
+    def unary(self, m: Any, kids: list[Any]) -> s.UnaryOp:
+        op, operand = kids
+        return s.UnaryOp(str(op), operand, self._span(m))
 
-    def int_lit(self, t: Any) -> s.Number:
-        return s.Number(_integer(str(t.children[0]), self._span(t)), self._span(t))
+    def repeat_as(self, m: Any, kids: list[Any]) -> s.RepeatAs | s.BinOp:
+        body, op, count, var = kids
+        if str(op) != "*":
+            raise ArchError([Diagnostic(Severity.ERROR, f"`as` follows a repetition `* N`, not `{op}`",
+                                        self._span(m), help="write `(chain) * N as i`")])
+        return s.RepeatAs(body, count, str(var), self._span(m))
 
-    def float_lit(self, t: Any) -> s.Number:
-        return s.Number(float(t.children[0]), self._span(t))
+    def int_lit(self, m: Any, kids: list[Any]) -> s.Number:
+        return s.Number(number_value(str(kids[0]), self._span(m)), self._span(m))
 
-    def in_dim(self, t: Any) -> s.InDim:
-        return s.InDim(str(t.children[0]), self._span(t))
+    float_lit = int_lit
 
-    def paren(self, t: Any) -> s.Paren:
-        (inner,) = self._kids(t)
-        return s.Paren(inner, self._span(t))
+    def input_ref(self, m: Any, kids: list[Any]) -> s.Layer:
+        span = self._span(m)
+        return s.Layer("input", (), span, span)
 
-    def if_expr(self, t: Any) -> s.IfElse:
-        cond, then, orelse = self._kids(t)
-        return s.IfElse(cond, then, orelse, self._span(t))
+    def tensor_dim(self, m: Any, kids: list[Any]) -> s.TensorDim:
+        return s.TensorDim(str(kids[0]), str(kids[1]), self._span(m))
 
-    def call(self, t: Any) -> s.Call:
-        name, *args = self._kids(t)
+    def in_dim(self, m: Any, kids: list[Any]) -> s.InDim:
+        return s.InDim(str(kids[0]), self._span(m))
+
+    def paren(self, m: Any, kids: list[Any]) -> s.Paren:
+        return s.Paren(kids[0], self._span(m))
+
+    def if_expr(self, m: Any, kids: list[Any]) -> s.IfElse:
+        cond, then, orelse = kids
+        return s.IfElse(cond, then, orelse, self._span(m))
+
+    def call(self, m: Any, kids: list[Any]) -> s.Call:
+        name, *args = kids
         wrapped = tuple(a if isinstance(a, s.Argument) else s.Argument(None, a, _span_of(a))
                         for a in args if a is not None)
-        return s.Call(str(name), wrapped, self._span(t), self._tspan(name))
+        return s.Call(str(name), wrapped, self._span(m), self._tspan(name))
 
-    def kwarg(self, t: Any) -> s.Argument:
-        name, value = self._kids(t)
-        return s.Argument(str(name), value, self._span(t))
+    def kwarg(self, m: Any, kids: list[Any]) -> s.Argument:
+        name, value = kids
+        return s.Argument(str(name), value, self._span(m))
 
-    # layers -------------------------------------------------------------------------------
-    def layer(self, t: Any) -> s.Layer:
-        name, *args = self._kids(t)
-        return s.Layer(str(name), tuple(_glue(args)), self._span(t), self._tspan(name))
+    # layers -----------------------------------------------------------------------------
+    def layer(self, m: Any, kids: list[Any]) -> s.Layer:
+        name, *args = kids
+        return s.Layer(str(name), tuple(_glue(args)), self._span(m), self._tspan(name))
 
-    def dims_arg(self, t: Any) -> s.SizeArg:
-        tok = t.children[0]
-        span = self._tspan(tok)
-        return s.SizeArg(tuple(s.Number(_integer(v, span), span) for v in str(tok).split("x")), span)
+    def dims_arg(self, m: Any, kids: list[Any]) -> s.SizeArg:
+        span = self._tspan(kids[0])
+        return s.SizeArg(tuple(s.Number(_integer(v, span), span) for v in str(kids[0]).split("x")), span)
 
-    def int_arg(self, t: Any) -> s.SizeArg:
-        span = self._span(t)
-        return s.SizeArg((s.Number(_integer(str(t.children[0]), span), span),), span)
+    def int_arg(self, m: Any, kids: list[Any]) -> s.SizeArg:
+        span = self._span(m)
+        return s.SizeArg((s.Number(number_value(str(kids[0]), span), span),), span)
 
-    def float_arg(self, t: Any) -> s.SizeArg:
-        span = self._span(t)
-        return s.SizeArg((s.Number(float(t.children[0]), span),), span)
+    float_arg = int_arg
 
-    def flag_arg(self, t: Any) -> s.FlagArg:
-        text, span = str(t.children[0]), self._span(t)
+    def flag_arg(self, m: Any, kids: list[Any]) -> s.FlagArg:
+        text, span = str(kids[0]), self._span(m)
         return s.FlagArg(text[0], tuple(s.Number(_integer(v, span), span) for v in text[1:].split("x")), span)
 
-    def flagx_arg(self, t: Any) -> s.FlagArg:
-        letter, value = self._kids(t)
-        return s.FlagArg(str(letter), (value,), self._span(t))
+    def flagx_arg(self, m: Any, kids: list[Any]) -> s.FlagArg:
+        letter, value = kids
+        return s.FlagArg(str(letter), (value,), self._span(m))
 
-    def paren_arg(self, t: Any) -> s.SizeArg:
-        (inner,) = self._kids(t)
-        span = self._span(t)
-        return s.SizeArg((s.Paren(inner, span),), span)
+    def paren_arg(self, m: Any, kids: list[Any]) -> s.SizeArg:
+        span = self._span(m)
+        return s.SizeArg((s.Paren(kids[0], span),), span)
 
-    def word_arg(self, t: Any) -> s.WordArg:
-        return s.WordArg(str(t.children[0]), self._span(t))
+    def word_arg(self, m: Any, kids: list[Any]) -> s.WordArg:
+        return s.WordArg(str(kids[0]), self._span(m))
 
-    def keyword_arg(self, t: Any) -> s.KeywordArg:
-        name, value = self._kids(t)
-        return s.KeywordArg(str(name), value, self._span(t))
+    def keyword_arg(self, m: Any, kids: list[Any]) -> s.KeywordArg:
+        name, value = kids
+        return s.KeywordArg(str(name), value, self._span(m))
 
-    def word_value(self, t: Any) -> str:
-        return str(t.children[0])
+    def in_value(self, m: Any, kids: list[Any]) -> str:
+        return "in"
 
-    def string_value(self, t: Any) -> str:
-        return str(t.children[0])[1:-1]
+    def word_value(self, m: Any, kids: list[Any]) -> str:
+        return str(kids[0])
+
+    def string_value(self, m: Any, kids: list[Any]) -> str:
+        return str(kids[0])[1:-1]
 
 
-def _integer(digits: str, span: Span) -> int:
+
+_SUFFIXES = {"K": 1_000, "M": 1_000_000, "G": 1_000_000_000}
+
+
+def number_value(text: str, span: Span | None = None) -> int | float:
+    """A number literal's value: ``64``, ``0.5``, ``1e-3``, and with a suffix ``5M`` or ``2.5K``
+    (exact decimal arithmetic, so that ``2.3K`` is 2300, a whole number, not 2299.9999...)."""
+    factor = _SUFFIXES.get(text[-1:], 1)
+    digits = text[:-1] if factor != 1 else text
+    if factor == 1:
+        return float(digits) if any(c in digits for c in ".eE") else _integer(digits, span)
+    from decimal import Decimal
+
+    if not any(c in digits for c in ".eE"):
+        _integer(digits, span)
+    value = Decimal(digits) * factor
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def _integer(digits: str, span: Span | None) -> int:
     """An integer literal, refused (located) past :data:`MAX_DIGITS` digits: Python would
     refuse very long ones with a traceback, and no size in a network is that large."""
     if len(digits.lstrip("0")) > MAX_DIGITS:

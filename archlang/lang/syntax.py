@@ -131,7 +131,36 @@ class Layer:
     name_span: Span
 
 
-Expr = Number | InDim | BinOp | UnaryOp | IfElse | Seq | Paren | Call | Layer
+@dataclass(frozen=True)
+class TensorDim:
+    """``NAME.h``, ``NAME.w`` or ``NAME.c``: a dimension of a bound tensor (``input`` included)."""
+
+    tensor: str
+    dim: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class RepeatAs:
+    """``(CHAIN) * N as i``: CHAIN repeated N times with ``i`` = 0 .. N-1 bound inside it."""
+
+    body: "Expr"
+    count: "Expr"
+    var: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class Label:
+    """``LABEL: ELEMENT``: the module or block instance that ELEMENT creates is named LABEL."""
+
+    name: str
+    element: "Expr"
+    span: Span
+    name_span: Span
+
+
+Expr = Number | InDim | BinOp | UnaryOp | IfElse | Seq | Paren | Call | Layer | TensorDim | RepeatAs | Label
 
 # --- statements ------------------------------------------------------------------------
 
@@ -186,7 +215,44 @@ class ChainStmt:
     span: Span
 
 
-Statement = Header | Input | Use | BlockDef | Assign | ChainStmt
+@dataclass(frozen=True)
+class OutputItem:
+    """One entry of an ``output`` statement: ``NAME`` or ``key = NAME``."""
+
+    key: str | None
+    tensor: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class Output:
+    """``output a, b``, ``output key = a, ...``; ``training``: written ``when training``."""
+
+    items: tuple[OutputItem, ...]
+    training: bool
+    span: Span
+
+
+@dataclass(frozen=True)
+class Variant:
+    """``variant NAME(param = value, ...)``: a named set of header values."""
+
+    name: str
+    params: tuple[Param, ...]
+    span: Span
+    name_span: Span
+
+
+@dataclass(frozen=True)
+class Assert:
+    """``assert EXPR [, "message"]``, checked after the analysis."""
+
+    condition: Expr
+    message: str | None
+    span: Span
+
+
+Statement = Header | Input | Use | BlockDef | Assign | ChainStmt | Output | Variant | Assert
 
 
 @dataclass(frozen=True)

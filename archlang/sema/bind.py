@@ -10,7 +10,7 @@ from ..lang import syntax as s
 from ..core.errors import Span
 from .numbers import NumberEvaluator
 from ..ops import Arg, OpDef
-from .scope import Env, Poison, suggest
+from .scope import Env, Known, Poison, suggest
 
 _WORDS = {"same", "valid", "nobias", "ceil"}
 _POSITIONAL_HINT = {
@@ -96,7 +96,9 @@ class Binder:
                             _pytorch_spelling(op, arg) or suggest(arg.name, sig.keywords) or (
                                 f"its keywords are {', '.join(f'`{k}`' for k in sig.keywords)}"
                                 if sig.keywords else None))
-        if slot.kind == "word":
+        if slot.kind == "tensor":  # `like=NAME`: the name, and the shape of that tensor
+            attrs[slot.attr], attrs[slot.attr + "_shape"] = self._tensor(arg, env)
+        elif slot.kind == "word":
             choices = sig.choices[arg.name]
             if not isinstance(arg.value, str) or arg.value not in choices:
                 raise self.fail(f"`{arg.name}` must be one of {', '.join(choices)}", arg.span)
@@ -106,6 +108,28 @@ class Binder:
         else:
             attrs[slot.attr] = self.value(slot, (arg.value,), arg.span, env, f"`{arg.name}`")
         spans[arg.name] = arg.span
+
+    def _tensor(self, arg: s.KeywordArg, env: Env) -> tuple[str, tuple[int, ...]]:
+        """The tensor a keyword names: ``input``, a binding, or ``in`` (inside a block)."""
+        name = arg.value
+        if not isinstance(name, str):
+            raise self.fail(f"`{arg.name}` takes a tensor's name, like `{arg.name}=input`", arg.span)
+        if name == "in":
+            tensor = env.in_tensor
+            if tensor is None:
+                raise self.fail(f"`{arg.name}=in` is only defined inside a block", arg.span,
+                                "name a tensor instead, such as `input`")
+        else:
+            tensor = env.tensor(name)
+            if tensor is None:
+                if env.is_poisoned(name):
+                    raise Poison()
+                raise self.fail(f"`{name}` is not a tensor", arg.span,
+                                suggest(name, [n for n in env.names() if env.tensor(n) is not None])
+                                or "name `input`, a tensor bound earlier (`name = chain`), or `in` in a block")
+        if not isinstance(tensor, Known):
+            raise Poison()
+        return name, tensor.shape
 
     def _unknown_word(self, op: OpDef, arg: s.WordArg, env: Env) -> None:
         if arg.word in _WORDS:

@@ -25,6 +25,7 @@ SUGAR = {"residual": "add"}  # `residual(f)` is `add(identity, f)`
 COMBINATORS = (*MERGES, *SUGAR, "freeze")
 _CHAIN_FORMS: dict[type, str] = {  # syntax node -> the method that runs it as a chain
     s.Layer: "layer", s.Call: "call", s.Paren: "paren", s.IfElse: "if_chain", s.BinOp: "repeat",
+    s.RepeatAs: "repeat_as", s.Label: "label",
 }
 
 
@@ -42,14 +43,19 @@ class ChainBuilder:
         self.calls: list[str] = []  # the block call stack, for recursion
         self.steps = 0  # chain items run, layers or not: bounds loops that make no layer
         self.innermost_call: Span | None = None  # where a too-deep nesting of calls is reported
+        self.pending_label: str | None = None  # `LABEL:` before a layer or a block call, for its name
+        self.index_copies = False  # `LABEL: (chain) * N`: the copies are named 0 .. N-1, as nn.Sequential's
+        self.labels: dict[str, dict[str, Span]] = {}  # scope path -> label -> where it was written
 
     def statements(self, stmts: tuple[s.Statement, ...], env: Env, top: bool) -> Tensor | None:
         raise NotImplementedError
 
     def kind(self, e: s.Expr, env: Env) -> str:
         """'number' or 'tensor', decided without evaluating anything."""
-        if isinstance(e, (s.Number, s.InDim)):
+        if isinstance(e, (s.Number, s.InDim, s.TensorDim)):
             return "number"
+        if isinstance(e, (s.RepeatAs, s.Label)):
+            return "tensor"
         if isinstance(e, s.Layer):
             return "number" if not e.args and e.name not in env.tensors and (
                 env.const(e.name) is not None or env.is_poisoned(e.name)) else "tensor"
@@ -166,24 +172,97 @@ class ChainBuilder:
         if e.op != "*":
             raise self.numbers.fail(f"`{e.op}` does not apply to layers", e.span,
                                     "chains are repeated with `(a -> b) * N`")
-        body, count = (e.left, e.right) if self.kind(e.left, env) == "tensor" else (e.right, e.left)
+        return self.repeated(e.left, e.right, None, e.span, env, cur)
+
+    def repeat_as(self, e: s.RepeatAs, env: Env, cur: Tensor | None) -> Known:
+        return self.repeated(e.body, e.count, e.var, e.span, env, cur)
+
+    def repeated(self, left: s.Expr, right: s.Expr, var: str | None, span: Span, env: Env,
+                 cur: Tensor | None) -> Known:
+        """``body * N`` (either way round); with ``var``, copy k sees ``var`` = k as a number."""
+        indexed, self.index_copies = self.index_copies, False
+        body, count = (left, right) if self.kind(left, env) == "tensor" else (right, left)
         if self.kind(count, env) != "number":
-            raise self.numbers.fail("a chain can only be repeated a number of times", e.span)
+            raise self.numbers.fail("a chain can only be repeated a number of times", span)
         times = self.numbers.whole(count, env, "repeat count", least=0)
         if times == 0:
-            return self.need(cur, e.span)
+            return self.need(cur, span)
         before = len(self.graph.nodes)
-        cur = self.chain(body, env, cur)
+        cur = self.copy(body, var, 0, env, cur, indexed)
         per_copy = len(self.graph.nodes) - before
         if len(self.graph.nodes) + per_copy * (times - 1) > NODE_LIMIT:
-            self.sink.error(f"this repetition unrolls to more than {NODE_LIMIT:,} layers", e.span,
+            self.sink.error(f"this repetition unrolls to more than {NODE_LIMIT:,} layers", span,
                             "archlang unrolls every layer; use a smaller count")
             raise Fatal()
         if per_copy == 0:  # a copy that makes no layer leaves the tensor as it was: the rest would too
             return cur
-        for _ in range(times - 1):
-            cur = self.chain(body, env, cur)
+        for k in range(1, times):
+            cur = self.copy(body, var, k, env, cur, indexed)
         return cur
+
+    def copy(self, body: s.Expr, var: str | None, k: int, env: Env, cur: Tensor | None,
+             indexed: bool = False) -> Known:
+        """One copy of a repeated chain, with the index bound (and the outer value restored);
+        ``indexed``: the copy is named ``k``, as the k-th module of an ``nn.Sequential``."""
+        if var is None:
+            if indexed:
+                return self.label(s.Label(str(k), body, body.span, body.span), env, cur)
+            return self.chain(body, env, cur)
+        had, saved = var in env.consts, env.consts.get(var)
+        env.consts[var] = k
+        try:
+            return self.copy(body, None, k, env, cur, indexed)
+        finally:
+            if had:
+                env.consts[var] = saved  # type: ignore[assignment]
+            else:
+                del env.consts[var]
+
+    # --- labels ------------------------------------------------------------------------------
+    def label(self, e: s.Label, env: Env, cur: Tensor | None) -> Known:
+        """``LABEL: ELEMENT``: a layer or a block instance takes the label as its own name; any
+        other element (a repeat, a combinator, a parenthesised chain) becomes a scope so named."""
+        self.check_label(e)
+        target = e.element
+        while isinstance(target, s.Paren):
+            target = target.inner
+        if self.names_itself(target, env):
+            self.pending_label = e.name
+            try:
+                return self.chain(target, env, cur)
+            finally:
+                self.pending_label = None
+        before = len(self.graph.nodes)
+        self.scopes.push(Frame(e.name, FrameKind.LABEL, labelled=True))
+        self.index_copies = _is_repeat(target)
+        try:
+            result = self.chain(target, env, cur)
+        finally:
+            frame = self.scopes.pop()
+            self.index_copies = False
+        made = self.graph.nodes[before:]
+        if len(made) == 1:  # one layer: the label is its name, as for a binding
+            made[0].name = self.scopes.rename(made[0].name, self.scopes.path(frame.name, labelled=True))
+        return result
+
+    def names_itself(self, e: s.Expr, env: Env) -> bool:
+        """Whether ``e`` makes one named thing: a layer, or a block call."""
+        if isinstance(e, s.Layer):
+            if not e.args and e.name in env.tensors:
+                raise self.numbers.fail(f"a label names a layer or a block call, but `{e.name}` is a tensor",
+                                        e.span)
+            return lookup(e.name) is not None or env.block(e.name) is not None
+        return isinstance(e, s.Call) and env.block(e.name) is not None
+
+    def check_label(self, e: s.Label) -> None:
+        seen = self.labels.setdefault(self.scopes.path(labelled=True), {})
+        first = seen.setdefault(e.name, e.name_span)
+        if first != e.name_span:  # a repeated chain writes the same label again: that is one label
+            raise self.numbers.fail(f"label `{e.name}` is used twice in one scope", e.name_span,
+                                    f"the first `{e.name}:` is at line {first.line}; labels name modules "
+                                    "and must differ")
+        if e.name in _RESERVED_LABELS:
+            raise self.numbers.fail(f"`{e.name}` cannot be a label", e.name_span, "choose another name")
 
     # --- calls: combinators and blocks --------------------------------------------------------
     def call(self, e: s.Call, env: Env, cur: Tensor | None) -> Known:
@@ -264,7 +343,9 @@ class ChainBuilder:
         self.bind_block_args(block, args, span, env, local)
         text = self.text(span) if all(isinstance(a.value, s.Number) for a in args) else (
             f"{block.name}({', '.join(f'{p.name}={_number_text(local.consts[p.name])}' for p in block.params)})")
-        self.scopes.push(Frame(self.scopes.next_name(block.name), FrameKind.BLOCK, text, span.line))
+        label, self.pending_label = self.pending_label, None
+        self.scopes.push(Frame(label or self.scopes.next_name(block.name), FrameKind.BLOCK, text, span.line,
+                               labelled=label is not None))
         self.calls.append(key)
         mark = len(self.sink.items)
         try:
@@ -277,8 +358,9 @@ class ChainBuilder:
             raise self.numbers.fail(f"block `{block.name}` has no chain to return", block.name_span)
         if not isinstance(result, Known):
             raise Poison()
-        path, depth = self.scopes.path(frame.name), self.scopes.block_depth + 1
-        self.graph.blocks.append(BlockInstance(path, frame.text, span.line, depth, result.node))
+        path, depth = self.scopes.path(frame.name, labelled=frame.labelled), self.scopes.block_depth + 1
+        self.graph.blocks.append(BlockInstance(path, frame.text, span.line, depth, result.node,
+                                               frame.name if frame.labelled else None))
         return result
 
     def note_call(self, mark: int, span: Span) -> None:
@@ -332,10 +414,21 @@ class ChainBuilder:
                     span, self.trainable)
 
     def commit(self, node: Node) -> Known:
-        node.name = self.scopes.unique(self.scopes.path(self.scopes.next_name(node.op)))
+        label, self.pending_label = self.pending_label, None
+        name = self.scopes.path(label, labelled=True) if label else self.scopes.path(self.scopes.next_name(node.op))
+        node.name = self.scopes.unique(name)
         self.graph.nodes.append(node)
         assert node.shape is not None, "the analysis gives every committed node its shape"
         return Known(node.index, node.shape)
+
+
+_RESERVED_LABELS = {"input", "in"}
+
+
+def _is_repeat(e: s.Expr) -> bool:
+    while isinstance(e, s.Paren):
+        e = e.inner
+    return isinstance(e, s.RepeatAs) or (isinstance(e, s.BinOp) and e.op == "*")
 
 
 def _literal(e: s.Expr) -> bool:

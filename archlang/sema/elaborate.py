@@ -8,9 +8,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..lang import syntax as s
+from .asserts import check_asserts
 from .chains import COMBINATORS, ChainBuilder
 from ..core.errors import ArchError, DiagnosticSink, Span
-from ..core.ir import Frame, FrameKind, Graph, Node
+from ..core.ir import Frame, FrameKind, Graph, GraphOutput, Node, Runs
 from ..core.opdef import INPUT
 from .numbers import FUNCTIONS
 from ..ops import lookup
@@ -22,16 +23,22 @@ from .scope import UNKNOWN, Env, Known, Poison, Tensor, suggest
 class Elaborator(ChainBuilder):
     def __init__(self, sink: DiagnosticSink, sources: dict[str, str], overrides: dict[str, float],
                  input_shape: tuple[int, ...] | None = None, files: dict[str, str] | None = None,
-                 origin: str | None = None):
+                 origin: str | None = None, variant: str | None = None):
         super().__init__(sink, sources)
         # A saved model is re-analysed from the files stored in it, never from the disk
         self.files = files
         self.origin = origin
         self.locations: dict[str, Path] = {}  # file name as shown -> where it lies
         self.overrides = dict(overrides)
+        self.variant = variant  # the `variant` whose values replace the header's defaults
         self.input_shape = input_shape  # `--input` replaces the spec's own
         self.loading: list[Path] = []  # the `use` stack, for cycles
         self.libraries: dict[Path, Env] = {}
+        self.declared: list[GraphOutput] = []  # from `output` statements, in the order written
+        self.output_spans: dict[str, s.OutputItem] = {}  # output name -> where it was declared
+        self.bindings: list[tuple[s.Assign, Tensor]] = []  # top-level tensor bindings
+        self.last_statement: s.Statement | None = None  # the last tensor statement run
+        self.asserts: list[s.Assert] = []
 
     def run(self, module: s.Module) -> Graph:
         g = self.graph
@@ -54,9 +61,28 @@ class Elaborator(ChainBuilder):
         elif result is None and not self.sink.has_errors:
             self.sink.error("the spec has no layers", Span(module.file, 1, 1, 1, 2),
                             "write a chain after `input`, e.g. `conv 3x3 x16 -> relu`")
+        elif self.declared:
+            g.outputs = [o for o in self.declared if not o.training_only] + [
+                o for o in self.declared if o.training_only]
         elif isinstance(result, Known):
-            g.outputs = [result.node]
+            g.outputs = [GraphOutput(result.node, "output")]
+        if g.outputs:
+            mark_runs(g)
+            if not self.sink.has_errors:  # a layer that failed may have been the one to use a binding
+                self.warn_unused_bindings()
+                check_asserts(self, self.asserts, env)
         return g
+
+    def warn_unused_bindings(self) -> None:
+        """A binding that feeds no output (and is not the last statement) is built but never run."""
+        for st, tensor in self.bindings:
+            if st is self.last_statement or not isinstance(tensor, Known) or tensor.node == 0:
+                continue
+            if self.graph.nodes[tensor.node].runs == Runs.NEVER:
+                self.sink.warning(f"`{st.name}` feeds no output", st.name_span,
+                                  "its layers are built and their parameters counted, but it does not run in "
+                                  "`forward` and its multiplies are not counted; use it, list it in `output`, "
+                                  "or delete it")
 
     def declare(self, module: s.Module, env: Env) -> None:
         """Blocks (and the files they come from) are visible in the whole file."""
@@ -84,6 +110,7 @@ class Elaborator(ChainBuilder):
             self.graph.name = headers[0].name
         if main:
             self.check_overrides({p.name for p in params})
+            overrides = {**self.variant_values(module, params, env), **overrides}  # `-D` wins
         for p in params:
             try:
                 if p.name in overrides:
@@ -97,6 +124,43 @@ class Elaborator(ChainBuilder):
                     self.graph.params[p.name] = env.consts[p.name]
             except Poison:
                 env.poisoned.add(p.name)
+
+    def variant_values(self, module: s.Module, params: tuple[s.Param, ...], env: Env) -> dict[str, float]:
+        """The checked `variant` statements; the values of the one chosen (``-V``)."""
+        declared = {p.name for p in params}
+        variants: dict[str, s.Variant] = {}
+        for st in module.statements:
+            if not isinstance(st, s.Variant):
+                continue
+            if st.name in variants:
+                self.sink.error(f"variant `{st.name}` is defined twice", st.name_span,
+                                f"the first definition is at line {variants[st.name].span.line}")
+                continue
+            variants[st.name] = st
+            for p in st.params:
+                if p.name not in declared:
+                    self.sink.error(f"variant `{st.name}` sets `{p.name}`, which is not a header parameter",
+                                    p.span, suggest(p.name, declared) or "declare it in the `network` header")
+                elif p.default is None:
+                    self.sink.error(f"variant `{st.name}` gives `{p.name}` no value", p.span,
+                                    f"write `{p.name} = value`")
+        self.graph.variants = list(variants)
+        if self.variant is None:
+            return {}
+        chosen = variants.get(self.variant)
+        if chosen is None:
+            known = ", ".join(f"`{v}`" for v in variants) if variants else "none: the spec has no `variant`"
+            self.sink.error(f"unknown variant `{self.variant}`", None, f"the variants are {known}", code="usage")
+            return {}
+        self.graph.variant = self.variant
+        values: dict[str, float] = {}
+        for p in chosen.params:
+            if p.name in declared and p.default is not None:
+                try:
+                    values[p.name] = self.numbers.eval(p.default, env)
+                except Poison:
+                    pass
+        return values
 
     def check_overrides(self, declared: set[str]) -> None:
         for name in self.overrides:
@@ -175,14 +239,51 @@ class Elaborator(ChainBuilder):
                     self.assign_number(st, env)
                 else:
                     result = env.current = env.tensors[st.name] = self.binding(st, env)
+                    if top:
+                        self.bindings.append((st, result))
+                        self.last_statement = st
             elif isinstance(st, s.ChainStmt):
                 result = env.current = self.chain_statement(st.chain, env)
+                if top:
+                    self.last_statement = st
+            elif isinstance(st, s.Output) and top:
+                self.output(st, env)
+            elif isinstance(st, s.Assert) and top:
+                self.asserts.append(st)
+            elif isinstance(st, s.Variant) and top:
+                continue  # read with the header
             elif not top:
                 what = {s.Input: "`input`", s.Header: "a `network` header", s.Use: "`use`",
-                        s.BlockDef: "a block definition"}[type(st)]
+                        s.BlockDef: "a block definition", s.Output: "`output`", s.Variant: "a `variant`",
+                        s.Assert: "`assert`"}[type(st)]
                 self.sink.error(f"{what} cannot appear inside a block", st.span,
                                 "move it to the top level of the file")
         return result
+
+    def output(self, st: s.Output, env: Env) -> None:
+        """``output a, b`` / ``output key = a`` [``when training``]: the network's results."""
+        for item in st.items:
+            keyed = item.key is not None
+            if self.declared and self.declared[0].keyed != keyed:
+                self.sink.error("outputs are either all named (`key = NAME`) or none is", item.span,
+                                "a network returns a tuple or a dict, not both")
+                continue
+            name = item.key or item.tensor
+            if name in self.output_spans:
+                first = self.output_spans[name].span.line
+                self.sink.error(f"output `{name}` is declared twice", item.span,
+                                f"the first is at line {first}" + ("" if keyed else "; name them: `key = NAME`"))
+                continue
+            tensor = env.tensor(item.tensor)
+            if tensor is None:
+                if not env.is_poisoned(item.tensor):
+                    hint = suggest(item.tensor, [n for n in env.tensors])
+                    self.sink.error(f"`{item.tensor}` is not a tensor", item.span,
+                                    hint or "an output names a tensor bound earlier: `name = chain`")
+                continue
+            self.output_spans[name] = item
+            if isinstance(tensor, Known):
+                self.declared.append(GraphOutput(tensor.node, name, st.training, keyed))
 
     def assign_number(self, st: s.Assign, env: Env) -> None:
         try:
@@ -208,7 +309,8 @@ class Elaborator(ChainBuilder):
                               "(channels last)", st.span, f"for {h} channels of {w}x{c}, write `input {w}x{c}x{h}`")
         node = Node(0, INPUT, (), {}, "input", (), self.text(st.span), st.span, shape=dims)
         self.graph.nodes.append(node)
-        return Known(0, dims)
+        env.tensors["input"] = Known(0, dims)  # a chain may start from `input` like from any name
+        return env.tensors["input"]
 
     def chain_statement(self, chain: s.Expr, env: Env) -> Tensor:
         try:
@@ -236,6 +338,27 @@ class Elaborator(ChainBuilder):
 def _looks_channel_first(dims: tuple[int, ...]) -> bool:
     """`3x224x224`: a first size that looks like a few channels, the last like a spatial size."""
     return len(dims) == 3 and dims[0] <= 4 and dims[1] >= 8 and dims[2] >= 8
+
+
+def mark_runs(graph: Graph) -> None:
+    """Each node's :class:`Runs`: whether it feeds an output of both modes, only training-only
+    outputs, or none at all."""
+    eval_live = _feeding(graph, [o.node for o in graph.outputs if not o.training_only])
+    train_live = _feeding(graph, [o.node for o in graph.outputs])
+    for node in graph.nodes:
+        node.runs = Runs.ALWAYS if node.index in eval_live else (
+            Runs.TRAINING if node.index in train_live else Runs.NEVER)
+    graph.input.runs = Runs.ALWAYS
+
+
+def _feeding(graph: Graph, sinks: list[int]) -> set[int]:
+    live, stack = set(sinks), list(sinks)
+    while stack:
+        for i in graph.nodes[stack.pop()].inputs:
+            if i not in live:
+                live.add(i)
+                stack.append(i)
+    return live
 
 
 def _display(path: Path) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Container
 
 from ..core.errors import Span, source_lines
-from ..core.ir import Frame, FrameKind
+from ..core.ir import Frame, FrameKind, frame_path
 
 
 def numbered(name: str, taken: Container[str]) -> str:
@@ -27,8 +27,13 @@ class Scopes:
         self.counters: list[dict[str, int]] = [{}]
         self.taken: set[str] = set()
 
-    def path(self, *more: str) -> str:
-        return ".".join([f.name for f in self.frames] + list(more))
+    def path(self, *more: str, labelled: bool = False) -> str:
+        """The dotted name of the current scope (plus ``more``). Combinator branches are scopes
+        of their own, except around a label: ``concat(cv1: cbs(8), ...)`` names ``cv1``, not
+        ``branch1.cv1``, so that labels give the names a checkpoint uses."""
+        if labelled:  # the name of a labelled thing: no branch frames at all
+            return ".".join([f.name for f in self.frames if f.kind != FrameKind.BRANCH] + list(more))
+        return frame_path(self.frames, *more)
 
     @property
     def block_depth(self) -> int:

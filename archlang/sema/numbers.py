@@ -14,8 +14,9 @@ from .scope import Env, Known, Number, Poison, suggest
 
 FUNCTIONS: dict[str, tuple[int, int]] = {  # name: (least, most) arguments
     "min": (1, 1 << 30), "max": (1, 1 << 30), "ceil": (1, 1), "floor": (1, 1), "round": (1, 1),
-    "int": (1, 1), "divisible": (2, 2),
+    "int": (1, 1), "divisible": (2, 2), "log": (1, 1), "exp": (1, 1), "sqrt": (1, 1),
 }
+POWER_BITS = 4096  # `**` beyond this many bits is an error, not an endless computation
 
 
 def divisible(value: float, divisor: int) -> int:
@@ -27,7 +28,7 @@ def divisible(value: float, divisor: int) -> int:
 
 _ARITH: dict[str, Callable[[Number, Number], Number]] = {
     "+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
-    "/": lambda a, b: a / b, "//": lambda a, b: a // b, "%": lambda a, b: a % b,
+    "/": lambda a, b: a / b, "//": lambda a, b: a // b, "%": lambda a, b: a % b, "**": lambda a, b: a ** b,
     "==": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, b: a < b,
     "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b,
 }
@@ -88,11 +89,7 @@ class NumberEvaluator:
                             "use a header parameter or a constant at the top level")
         if not isinstance(t, Known):
             raise Poison()
-        axes = {"h": 0, "w": 1, "c": 2} if len(t.shape) == 3 else {"c": 0, "n": 0}
-        if e.dim not in axes:
-            raise self.fail(f"`in.{e.dim}` does not exist for an input of shape "
-                            f"{fmt(t.shape)}", e.span, "use `in.h`, `in.w` or `in.c`")
-        return t.shape[axes[e.dim]]
+        return self._dim(t, e.dim, "in", e.span)
 
     def _layer(self, e: s.Layer, env: Env) -> Number:
         if e.args:
@@ -119,11 +116,41 @@ class NumberEvaluator:
         right = self.eval(e.right, env)
         if e.op in ("/", "//", "%") and right == 0:
             raise self.fail("division by zero", e.span)
+        if e.op == "**":
+            self._check_power(left, right, e.span)
         try:
             result = _ARITH[e.op](left, right)
         except OverflowError:
             raise self.fail("this number is too large", e.span) from None
         return int(result) if isinstance(result, bool) else self.bounded(result, e.span)
+
+    def _check_power(self, base: Number, exponent: Number, span: Span) -> None:
+        if base == 0 and exponent < 0:
+            raise self.fail("division by zero: `0 ** negative`", span)
+        if base < 0 and isinstance(exponent, float) and not exponent.is_integer():
+            raise self.fail(f"`{base} ** {exponent:g}` is not a real number", span)
+        if abs(base) > 1 and abs(exponent) * math.log2(abs(base)) > POWER_BITS:
+            raise self.fail("this number is too large", span)
+
+    def _tensordim(self, e: s.TensorDim, env: Env) -> Number:
+        tensor = env.tensor(e.tensor)
+        if tensor is None:
+            if env.is_poisoned(e.tensor):
+                raise Poison()
+            hint = suggest(e.tensor, [n for n in env.names() if env.tensor(n) is not None])
+            raise self.fail(f"`{e.tensor}` is not a tensor", e.span,
+                            hint or "`NAME.h`, `NAME.w` and `NAME.c` read the shape of a bound tensor")
+        if not isinstance(tensor, Known):
+            raise Poison()
+        return self._dim(tensor, e.dim, e.tensor, e.span)
+
+    def _dim(self, t: Known, dim: str, name: str, span: Span) -> Number:
+        axes = {"h": 0, "w": 1, "c": 2} if len(t.shape) == 3 else {"c": 0, "n": 0}
+        if dim not in axes:
+            what = "an input" if name == "in" else "a tensor"
+            raise self.fail(f"`{name}.{dim}` does not exist for {what} of shape {fmt(t.shape)}", span,
+                            f"use `{name}.h`, `{name}.w` or `{name}.c`")
+        return t.shape[axes[dim]]
 
     def _ifelse(self, e: s.IfElse, env: Env) -> Number:
         return self.eval(e.then if self.eval(e.cond, env) else e.orelse, env)
@@ -145,6 +172,7 @@ class NumberEvaluator:
                 return divisible(v[0], self.check_whole(v[1], e.args[1].span, "divisor"))
             return {"min": lambda: min(v), "max": lambda: max(v), "ceil": lambda: math.ceil(v[0]),
                     "floor": lambda: math.floor(v[0]), "round": lambda: round(v[0]),
-                    "int": lambda: int(v[0])}[e.name]()
+                    "int": lambda: int(v[0]), "log": lambda: math.log(v[0]), "exp": lambda: math.exp(v[0]),
+                    "sqrt": lambda: math.sqrt(v[0])}[e.name]()
         except (OverflowError, ValueError):
             raise self.fail(f"`{e.name}` cannot take {v}", e.span) from None

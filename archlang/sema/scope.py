@@ -66,6 +66,14 @@ class Env:
     def block(self, name: str) -> tuple[s.BlockDef, "Env"] | None:
         return next((env.blocks[name] for env in self._lexical() if name in env.blocks), None)
 
+    def tensor(self, name: str) -> Tensor | None:
+        """A tensor by name: this scope's own, or `input` from the file around it."""
+        if name in self.tensors:
+            return self.tensors[name]
+        if name == "input":
+            return next((env.tensors["input"] for env in self._lexical() if "input" in env.tensors), None)
+        return None
+
     def is_poisoned(self, name: str) -> bool:
         return any(name in env.poisoned for env in self._lexical())
 

@@ -32,10 +32,10 @@ _TOKEN = re.compile(r"""
   | (?P<ws>[ \t\f]+)
   | (?P<comment>\#[^\n]*)
   | (?P<string>"[^"\n]*")
-  | (?P<word>(?:\d+\.\d*|\.\d+)(?:[eE][-+]?\d+)?|\d+[eE][-+]?\d+|\w+)
+  | (?P<word>(?:(?:\d+\.\d*|\.\d+)(?:[eE][-+]?\d+)?|\d+[eE][-+]?\d+)[KMG]?|\w+)
   | (?P<arrow>->)
-  | (?P<op>//|==|!=|<=|>=|[-+*/%<>])
-  | (?P<punct>[(){},=.;])
+  | (?P<op>\*\*|//|==|!=|<=|>=|[-+*/%<>])
+  | (?P<punct>[(){},=.;:])
   | (?P<other>.)
 """, re.VERBOSE)
 _OPENERS, _CLOSERS = "({", ")}"
@@ -159,7 +159,7 @@ def _unary(prev: Token | None) -> bool:
 
 def _space(prev: Token, cur: Token, before_prev: Token | None) -> str:
     """The space between two tokens on one line."""
-    if prev.text in ("(", ".") or cur.text in (")", ",", ";", ".") or prev.tight_eq or cur.tight_eq:
+    if prev.text in ("(", ".") or cur.text in (")", ",", ";", ".", ":") or prev.tight_eq or cur.tight_eq:
         return ""
     if cur.text == "(":
         return "" if cur.glued and (prev.kind == "word" or prev.text == ")") else " "
