@@ -8,8 +8,9 @@ import ast
 import functools
 import keyword
 import re
-from dataclasses import dataclass
 from pathlib import Path
+
+from ..core.records import dataclass
 
 from ..core.ir import Graph, Node
 from ..core.opdef import MergeDef, OpDef

@@ -11,7 +11,7 @@ import os
 import re
 import shutil
 import subprocess
-from dataclasses import dataclass, field
+from ..core.records import dataclass, field
 from typing import Any
 
 from ..core.ir import Frame, FrameKind, Graph, Node

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
+from ..core.records import dataclass, field
 from typing import Iterable
 
 from ..lang import syntax as s
