@@ -284,3 +284,32 @@ def test_model_too_large_to_build_is_an_error_not_a_traceback(tmp_path: Path) ->
     spec = write(tmp_path, "huge.arch", "input 4x4x1\nflatten -> fc 100000000000\n")
     status, _, err = run_cli("compile", str(spec), "--verify")
     assert status == 1 and "could not build or run the model" in err and "Traceback" not in err
+
+
+def test_in_place_activations_leave_gradients_unchanged() -> None:
+    from archlang.emit.build import class_from_source
+    from archlang.emit.codegen import class_name, plan
+
+    graph = load("network mb\ninput 12x12x4\nconv 3x3 same x8 nobias -> bn -> silu -> conv 1x1 x8 -> hardswish\n"
+                 "-> residual(conv 3x3 same x8 -> bn -> relu6 -> conv 1x1 x8 nobias -> bn) -> silu\n"
+                 "-> mul(identity, gap -> conv 1x1 x8 -> hardsigmoid) -> gap -> flatten -> fc 3\n")
+    in_place = plan(graph)
+    assert {graph.nodes[i].op for i in in_place.inplace} >= {"silu", "hardswish", "relu6"}
+    out_of_place = plan(graph)
+    out_of_place.inplace.clear()
+    source = generate(graph, out_of_place)
+    assert "inplace=True" in generate(graph, in_place) and "inplace=True" not in source
+    torch.manual_seed(0)
+    fast = class_from_source(generate(graph, in_place), class_name(graph.name))().train()
+    slow = class_from_source(source, class_name(graph.name))().train()
+    slow.load_state_dict(fast.state_dict())
+    x = torch.randn(4, 4, 12, 12)
+    results = []
+    for model in (fast, slow):
+        xi = x.clone().requires_grad_(True)
+        out = model(xi)
+        out.square().sum().backward()
+        results.append((out.detach(), xi.grad, [p.grad for p in model.parameters()]))
+    (out_a, gx_a, gp_a), (out_b, gx_b, gp_b) = results
+    assert torch.equal(out_a, out_b) and torch.equal(gx_a, gx_b)
+    assert len(gp_a) == len(gp_b) and all(torch.equal(a, b) for a, b in zip(gp_a, gp_b))
