@@ -21,7 +21,9 @@ def test_every_nn_module_attribute_is_reserved() -> None:
     expected = {n for n in dir(torch.nn.Module) if n.isidentifier()} | set(vars(torch.nn.Module()))
     assert expected <= module_reserved()
     assert {"archlang_graph", "archlang_source"} <= module_reserved()
-    assert expected <= NN_MODULE_ATTRIBUTES  # the snapshot used where torch is not imported
+    # the snapshot used where torch is not imported; a generated name never starts with `_` (and
+    # torch.compile adds private attributes to nn.Module at run time)
+    assert {n for n in expected if not n.startswith("_")} <= NN_MODULE_ATTRIBUTES
 
 
 @pytest.mark.parametrize("name", NAMES)
