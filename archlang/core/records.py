@@ -143,10 +143,10 @@ def _init(cls: type, found: tuple[Field, ...], frozen: bool) -> Callable[..., No
     return init
 
 
-def dataclass(cls: type[T] | None = None, /, *, frozen: bool = False) -> Any:
-    """A record class: ``__init__`` from the annotated fields, ``__repr__``, ``__eq__``, and for
-    frozen records ``__hash__`` and read-only fields (mutable ones are unhashable, as with
-    :mod:`dataclasses`)."""
+def dataclass(cls: type[T] | None = None, /, *, frozen: bool = False, repr: bool = True, eq: bool = True) -> Any:
+    """A record class: ``__init__`` from the annotated fields, ``__repr__`` (unless ``repr`` is
+    false), ``__eq__`` (unless ``eq`` is false), and for frozen records ``__hash__`` and read-only
+    fields (mutable ones with ``eq`` are unhashable, as with :mod:`dataclasses`)."""
 
     def wrap(c: type[T]) -> type[T]:
         found = _collect(c)
@@ -157,13 +157,14 @@ def dataclass(cls: type[T] | None = None, /, *, frozen: bool = False) -> Any:
         setattr(c, "__match_args__", tuple(names))
         setattr(c, "__dataclass_fields__", _STANDARD_FIELDS)
         c.__init__ = _init(c, found, frozen)  # type: ignore[misc]
-        for name, method in (("__repr__", _repr), ("__eq__", _eq)):
-            if name not in c.__dict__:
+        for name, method, wanted in (("__repr__", _repr, repr), ("__eq__", _eq, eq)):
+            if wanted and name not in c.__dict__:
                 setattr(c, name, method)
         if frozen:
             c.__setattr__, c.__delattr__ = _frozen_setattr, _frozen_delattr  # type: ignore[method-assign, assignment]
+        if frozen and eq:
             c.__hash__ = _hash  # type: ignore[method-assign, assignment]
-        elif "__hash__" not in c.__dict__ or c.__dict__["__hash__"] is None:
+        elif eq and ("__hash__" not in c.__dict__ or c.__dict__["__hash__"] is None):
             c.__hash__ = None  # type: ignore[assignment]
         return c
 
