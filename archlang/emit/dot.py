@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import os
 import re
+import shutil
 from ..core.records import dataclass, field
 from typing import Any
 
@@ -166,8 +167,6 @@ def _attributes(box: Box) -> str:
 
 
 def has_dot() -> bool:
-    import shutil
-
     return shutil.which("dot") is not None
 
 
