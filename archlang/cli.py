@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 from .core import VERSION
 from .core.errors import ArchError, ExitCode, print_diagnostics
-from .core.extras import require_torch
+from .core.extras import require_torch, torch_installed
 from .core.limits import MAX_NUMBER
 from .core.shapes import Layout
 from .core.terminal import terminal_width, wants_colour
@@ -382,9 +382,10 @@ def cmd_scale(args: argparse.Namespace) -> ExitCode:
 
 
 def cmd_compile(args: argparse.Namespace) -> ExitCode:
-    require_torch("compile")
+    needs_model = args.verify or args.weights or args.save or args.onnx
+    if needs_model or not torch_installed():  # the source alone is generated without importing torch
+        require_torch("compile")
     from .core.atomic import write_atomically
-    from .emit.build import compile_graph
 
     if args.weights and os.path.exists(args.weights) and not os.path.isfile(args.weights):
         # checked before torch loads: a FIFO would block the read, a device never end it
@@ -392,15 +393,22 @@ def cmd_compile(args: argparse.Namespace) -> ExitCode:
     if (args.skip or args.strict) and not args.weights:
         raise CommandError(f"`{'--skip' if args.skip else '--strict'}` applies to `--weights`, which is not given")
     graph = _load(args)
-    compiled = compile_graph(graph)
     status = ExitCode.OK
-    if args.verify or args.weights or args.save or args.onnx:
+    if needs_model:
+        from .emit.build import compile_graph
+
+        compiled = compile_graph(graph)
+        source = compiled.source
         status = _run_model(compiled, args)
+    else:
+        from .emit.codegen import generate
+
+        source = generate(graph)
     if args.output:
         with _writing(args.output):
-            write_atomically(args.output, compiled.source, inputs=_inputs(graph, args))
+            write_atomically(args.output, source, inputs=_inputs(graph, args))
     elif not (args.verify or args.save or args.onnx):
-        sys.stdout.write(compiled.source)
+        sys.stdout.write(source)
     return status
 
 

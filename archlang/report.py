@@ -3,7 +3,7 @@ Formatting lives in :mod:`archlang.formats`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from .core.records import dataclass, field
 from typing import Any, Protocol
 
 from .core.errors import Diagnostic

@@ -4,7 +4,7 @@ doubles the multiplies. ``archlang scale`` applies it to a spec's `depth`, `widt
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from .core.records import dataclass
 
 from .api import load_file
 from .core.errors import ArchError, Diagnostic, Severity

@@ -102,11 +102,14 @@ def test_frozen_parameters_are_counted_apart(tmp_path) -> None:
     assert "conv1 (frozen)" in out and "Non-trainable params: 120" in out
 
 
-def test_check_never_imports_torch() -> None:
-    code = ("import sys; from archlang.cli import main; "
-            "rc = main(['check', 'specs/resnet.arch', '--format', 'json']); "
-            "assert 'torch' not in sys.modules, 'torch was imported'; "
-            "assert 'networkx' not in sys.modules and 'numpy' not in sys.modules; sys.exit(rc)")
+@pytest.mark.parametrize("command", [["check", "specs/resnet.arch", "--format", "json"],
+                                     ["compile", "specs/resnet.arch"]], ids=["check", "compile-source"])
+def test_static_commands_never_import_torch(command: list[str]) -> None:
+    code = ("import contextlib, io, sys\nfrom archlang.cli import main\nout = io.StringIO()\n"
+            f"with contextlib.redirect_stdout(out):\n    rc = main({command!r})\n"
+            "assert 'torch' not in sys.modules, 'torch was imported'\n"
+            "assert 'networkx' not in sys.modules and 'numpy' not in sys.modules and 'rich' not in sys.modules\n"
+            "assert out.getvalue()\nsys.exit(rc)\n")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
 

@@ -29,7 +29,7 @@ def test_published_parameter_counts(name: str) -> None:
     report = archlang.check(NETWORKS / f"{name}.arch")
     assert report.totals.params == PUBLISHED[name]
     assert report.output == (1000,)
-    result = verify(load(NETWORKS / f"{name}.arch"))
+    result = verify(load(NETWORKS / f"{name}.arch"), batch=1)  # shapes and counts are per sample
     assert result.ok, result.summary()
     assert result.actual_params == PUBLISHED[name]
 

@@ -91,6 +91,21 @@ def test_without_graphviz_dot_still_works(tmp_path: Path, monkeypatch) -> None:
     assert run_cli("render", str(SPECS / "lenet5.arch"), "-o", str(tmp_path / "m.jpg"))[0] == 2
 
 
+def test_dot_crashing_on_a_huge_graph_says_so_and_suggests_depth(tmp_path: Path, monkeypatch) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "dot"  # stands in for Graphviz running out of memory: killed by SIGKILL
+    fake.write_text("#!/bin/sh\ncat > /dev/null\nkill -9 $$\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    spec = write(tmp_path, "deep.arch", "input 8x8x4\n(conv 1x1 x4 -> relu) * 600\n")  # 1,200 layers, input, output
+    status, _, err = run_cli("render", str(spec), "-o", str(tmp_path / "deep.svg"))
+    assert status == 2
+    assert "`dot` was killed by signal 9" in err and "1,202 nodes" in err and "`--depth 1`" in err
+    assert not (tmp_path / "deep.svg").exists()
+    assert "Traceback" not in err
+
+
 @needs_dot
 def test_direction_and_png(tmp_path: Path) -> None:
     out = tmp_path / "x.png"

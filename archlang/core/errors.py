@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
+from .records import dataclass, field
 from enum import IntEnum, StrEnum
 from typing import Any, TextIO
 

@@ -17,6 +17,17 @@ def has_torch() -> bool:
     return True
 
 
+def torch_installed() -> bool:
+    """Whether PyTorch is installed and not blocked, without importing it (seconds of start-up),
+    for commands that only write code for it."""
+    from importlib.util import find_spec
+
+    try:
+        return find_spec("torch") is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def require_torch(command: str) -> None:
     """Raise a usage error (exit 2) naming the extra to install when PyTorch is missing."""
     if not has_torch():

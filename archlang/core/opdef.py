@@ -3,7 +3,7 @@ everything archlang knows about one op. The entries themselves live in :mod:`arc
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from .records import dataclass, field
 from enum import StrEnum
 from typing import Any, Callable, Mapping
 

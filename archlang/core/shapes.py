@@ -6,8 +6,9 @@ The rules follow PyTorch's exactly, including where PyTorch refuses an input.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
+
+from .records import dataclass
 
 Shape = tuple[int, ...]
 

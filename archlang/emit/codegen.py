@@ -8,8 +8,10 @@ import ast
 import functools
 import keyword
 import re
-from dataclasses import dataclass
+import sys
 from pathlib import Path
+
+from ..core.records import dataclass
 
 from ..core.ir import Graph, Node, Runs
 from ..core.opdef import MergeDef, OpDef
@@ -24,15 +26,45 @@ _ARCHLANG_ATTRIBUTES = frozenset({"archlang_graph", "archlang_source", "FROZEN_N
 _CLASS_RESERVED = frozenset({"Module", "Tensor", "torch", "nn"})
 
 
+# Every attribute of ``nn.Module`` in the pinned torch (2.13), so that writing source needs no
+# torch import (seconds); tests/test_reserved_names.py holds it against the installed torch, and
+# where torch is already imported its own names are added.
+NN_MODULE_ATTRIBUTES = frozenset({
+    'T_destination', '__annotations__', '__call__', '__class__', '__delattr__', '__dict__', '__dir__',
+    '__doc__', '__eq__', '__format__', '__ge__', '__getattr__', '__getattribute__', '__getstate__', '__gt__',
+    '__hash__', '__init__', '__init_subclass__', '__le__', '__lt__', '__module__', '__ne__', '__new__',
+    '__reduce__', '__reduce_ex__', '__repr__', '__setattr__', '__setstate__', '__sizeof__', '__str__',
+    '__subclasshook__', '__weakref__', '_apply', '_backward_hooks', '_backward_pre_hooks', '_buffers',
+    '_call_impl', '_compiled_call_impl', '_forward_hooks', '_forward_hooks_always_called',
+    '_forward_hooks_with_kwargs', '_forward_pre_hooks', '_forward_pre_hooks_with_kwargs',
+    '_get_backward_hooks', '_get_backward_pre_hooks', '_get_name', '_is_full_backward_hook',
+    '_load_from_state_dict', '_load_state_dict_post_hooks', '_load_state_dict_pre_hooks',
+    '_maybe_warn_non_full_backward_hook', '_modules', '_named_members', '_non_persistent_buffers_set',
+    '_parameters', '_register_load_state_dict_pre_hook', '_register_state_dict_hook',
+    '_replicate_for_data_parallel', '_save_to_state_dict', '_slow_forward', '_state_dict_hooks',
+    '_state_dict_pre_hooks', '_version', '_wrapped_call_impl', 'add_module', 'apply', 'bfloat16', 'buffers',
+    'call_super_init', 'children', 'compile', 'cpu', 'cuda', 'double', 'dump_patches', 'eval', 'extra_repr',
+    'float', 'forward', 'get_buffer', 'get_extra_state', 'get_parameter', 'get_submodule', 'half', 'ipu',
+    'load_state_dict', 'modules', 'mtia', 'named_buffers', 'named_children', 'named_modules',
+    'named_parameters', 'parameters', 'register_backward_hook', 'register_buffer', 'register_forward_hook',
+    'register_forward_pre_hook', 'register_full_backward_hook', 'register_full_backward_pre_hook',
+    'register_load_state_dict_post_hook', 'register_load_state_dict_pre_hook', 'register_module',
+    'register_parameter', 'register_state_dict_post_hook', 'register_state_dict_pre_hook', 'requires_grad_',
+    'set_extra_state', 'set_submodule', 'share_memory', 'state_dict', 'to', 'to_empty', 'train', 'training',
+    'type', 'xpu', 'zero_grad'
+})
+
+
 def module_reserved() -> frozenset[str]:
     """Names a module attribute cannot take: everything ``nn.Module`` defines (methods such as
     ``to_empty`` or ``register_forward_hook``, and the attributes an instance sets in
     ``__init__``), and archlang's own."""
-    from torch import nn
-
-    instance = nn.Module()
-    names = set(dir(nn.Module)) | set(vars(instance))
-    return frozenset(n for n in names if n.isidentifier()) | _ARCHLANG_ATTRIBUTES
+    names = NN_MODULE_ATTRIBUTES | _ARCHLANG_ATTRIBUTES
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        nn = torch.nn
+        names |= {n for n in set(dir(nn.Module)) | set(vars(nn.Module())) if n.isidentifier()}
+    return names
 
 
 RUNTIME = Path(__file__).with_name("runtime.py")  # modules that torch lacks, copied into generated files
@@ -136,9 +168,10 @@ class Plan:
 def plan(graph: Graph) -> Plan:
     attrs: dict[int, str] = {}
     taken: set[str] = set()
+    reserved = module_reserved()  # once per graph: it can build an nn.Module
     for node in graph.layers:
         if node.has_module:
-            attrs[node.index] = _unique(identifier(node.name, module_reserved()), taken)
+            attrs[node.index] = _unique(identifier(node.name, reserved), taken)
     consumers = graph.consumers()
     last_use = {i: max(uses) if uses else i for i, uses in consumers.items()}
     for out in graph.outputs:

@@ -10,8 +10,7 @@ import html
 import os
 import re
 import shutil
-import subprocess
-from dataclasses import dataclass, field
+from ..core.records import dataclass, field
 from typing import Any
 
 from ..core.ir import Frame, FrameKind, Graph, Node, frame_path
@@ -186,12 +185,26 @@ class DotMissing(RuntimeError):
 
 def render_image(dot_source: str, fmt_: str) -> bytes:
     """Run Graphviz's `dot`; raises :class:`DotMissing` if it is not installed."""
+    import subprocess
+
     if not has_dot():
         raise DotMissing(INSTALL_HINT)
     result = subprocess.run(["dot", f"-T{fmt_}"], input=dot_source.encode(), capture_output=True, check=False)
     if result.returncode != 0:
-        raise RuntimeError(result.stderr.decode(errors="replace").strip())
+        raise RuntimeError(dot_failure(result.returncode, result.stderr.decode(errors="replace"), dot_source))
     return result.stdout
+
+
+def dot_failure(status: int, stderr: str, dot_source: str) -> str:
+    """Why `dot` gave no image. It can crash (or be killed for memory) on graphs of many thousands
+    of nodes; then fewer nodes is the way out, and ``--depth`` folds each block into one."""
+    lines = [line for line in stderr.strip().splitlines() if line.strip()]
+    how = f"was killed by signal {-status}" if status < 0 else f"exited with status {status}"
+    reason = f": {lines[-1]}" if lines else ""
+    nodes = dot_source.count(" [label=<")  # a node's label is HTML, an edge's a string
+    hint = (f"; the diagram has {nodes:,} nodes, which may be more than Graphviz can lay out: "
+            "`--depth 1` (or 0) draws each block as one node, or write `-o file.dot` and no image")
+    return f"Graphviz's `dot` {how}{reason}{hint if nodes >= 1000 or status < 0 else ''}"
 
 
 _TAG = re.compile(r"<[^>]+>")

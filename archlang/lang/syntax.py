@@ -6,7 +6,7 @@ block, a constant or a tensor?) is answered later by :mod:`archlang.elaborate`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ..core.records import dataclass
 
 from ..core.errors import Span
 

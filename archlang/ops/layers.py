@@ -222,10 +222,12 @@ register(OpDef("chunk", Family.RESHAPE, Signature((Arg("chunks", "int", required
 _ACTIVATIONS = {
     "relu": "nn.ReLU({inplace})", "relu6": "nn.ReLU6({inplace})", "sigmoid": "nn.Sigmoid()",
     "hardsigmoid": "nn.Hardsigmoid()", "tanh": "nn.Tanh()", "softmax": "nn.Softmax(dim=1)",
-    "logsoftmax": "nn.LogSoftmax(dim=1)", "silu": "nn.SiLU()", "hardswish": "nn.Hardswish()",
+    "logsoftmax": "nn.LogSoftmax(dim=1)", "silu": "nn.SiLU({inplace})", "hardswish": "nn.Hardswish({inplace})",
     "gelu": "nn.GELU()", "mish": "nn.Mish()",
 }
-INPLACE_ACTIVATIONS = frozenset({"relu", "relu6", "leakyrelu"})
+# in place, as torchvision's networks run them, where the layer before keeps nothing its backward
+# needs in its output (codegen checks `output_reusable`); autograd saves what SiLU and Hardswish need
+INPLACE_ACTIVATIONS = frozenset({"relu", "relu6", "leakyrelu", "silu", "hardswish"})
 
 
 def _activation_torch(template: str) -> Callable[[Shape, Shape, Attrs], str]:

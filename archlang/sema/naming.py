@@ -26,6 +26,9 @@ class Scopes:
         self.frames: list[Frame] = []
         self.counters: list[dict[str, int]] = [{}]
         self.taken: set[str] = set()
+        # every dotted prefix of a taken name, counted: a binding's scope clashes with the layers
+        # already named under it in one look-up, not a scan of every name (quadratic in bindings)
+        self.prefixes: dict[str, int] = {}
 
     def path(self, *more: str, labelled: bool = False) -> str:
         """The dotted name of the current scope (plus ``more``). Combinator branches are scopes
@@ -47,18 +50,32 @@ class Scopes:
 
     def frame_name(self, name: str) -> str:
         """A binding's scope name: its own, unless a binding of that name already made layers here."""
-        candidate = self.path(name)
-        clash = any(t == candidate or t.startswith(candidate + ".") for t in self.taken)
+        clash = self.path(name) in self.prefixes
         return self.next_name(name + "_") if clash else name
 
     def unique(self, name: str) -> str:
         candidate = numbered(name, self.taken)
         self.taken.add(candidate)
+        self._count(candidate, 1)
         return candidate
 
     def rename(self, old: str, new: str) -> str:
-        self.taken.discard(old)
+        if old in self.taken:
+            self.taken.discard(old)
+            self._count(old, -1)
         return self.unique(new)
+
+    def _count(self, name: str, step: int) -> None:
+        prefixes = self.prefixes
+        end = len(name)
+        while end > 0:
+            prefix = name[:end]
+            left = prefixes.get(prefix, 0) + step
+            if left:
+                prefixes[prefix] = left
+            else:
+                del prefixes[prefix]
+            end = name.rfind(".", 0, end)
 
     def push(self, frame: Frame) -> None:
         self.frames.append(frame)

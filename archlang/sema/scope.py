@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import difflib
-from dataclasses import dataclass, field
+from ..core.records import dataclass, field
 from typing import Iterable
 
 from ..lang import syntax as s
@@ -86,5 +85,7 @@ class Env:
 
 def suggest(name: str, candidates: Iterable[str]) -> str | None:
     """A `did you mean` hint, or None."""
+    import difflib  # only for a mistake's `help:` line
+
     close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
     return f"did you mean `{close[0]}`?" if close else None
