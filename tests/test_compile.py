@@ -238,7 +238,7 @@ def test_compile_cli(tmp_path: Path) -> None:
     status, _, err = run_cli("compile", str(SPECS / "lenet5.arch"), "-o", str(out))
     assert status == 0 and out.read_text().startswith('"""Lenet5')
     status, stdout, _ = run_cli("compile", str(SPECS / "lenet5.arch"), "--verify")
-    assert status == 0 and stdout.startswith("verified: 13 layer shapes, 61,706 parameters")
+    assert status == 0 and stdout.startswith("verified: 13 layer shapes, 13 layer values, 61,706 parameters")
     status, _, err = run_cli("compile", str(SPECS / "lenet5.arch"), "-o", str(tmp_path / "no" / "dir.py"))
     assert status == 2 and "cannot write" in err and not (tmp_path / "no").exists()
     assert not list(tmp_path.glob(".archlang-*"))

@@ -30,7 +30,7 @@ def test_every_nn_module_attribute_is_reserved() -> None:
 def test_a_binding_named_like_a_module_attribute_verifies(tmp_path: Path, name: str) -> None:
     spec = write(tmp_path, "net.arch", f"input 4\n{name} = fc 3\nrelu\n")
     status, out, err = run_cli("compile", str(spec), "--verify")
-    assert status == 0 and "verified: 2 layer shapes, 15 parameters" in out, err
+    assert status == 0 and "verified: 2 layer shapes, 2 layer values, 15 parameters" in out, err
     status, source, _ = run_cli("compile", str(spec))
     assert (f"self.{name} =" in source) == (name not in module_reserved())
 

@@ -64,7 +64,7 @@ def test_verify_and_save_share_one_compilation(tmp_path: Path, monkeypatch) -> N
     saved = tmp_path / "lenet.pt"
     status, out, _ = run_cli("compile", str(SPECS / "lenet5.arch"), "--verify", "--save", str(saved),
                              "-o", str(tmp_path / "lenet.py"))
-    assert status == 0 and out.startswith("verified: 13 layer shapes, 61,706 parameters")
+    assert status == 0 and out.startswith("verified: 13 layer shapes, 13 layer values, 61,706 parameters")
     assert calls == ["lenet5"]
     model = load_model(saved)
     assert type(model).archlang_source == (tmp_path / "lenet.py").read_text()

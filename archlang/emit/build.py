@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import linecache
+import math
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 from torch import nn
 
 from .codegen import Plan, class_name, expression, generate, plan
-from ..core.ir import Graph, Runs
+from .reference import ReferenceMismatch, expected
+from ..core.ir import Graph, Node, Runs
 from ..core.shapes import fmt
 
 
@@ -74,6 +77,30 @@ class LayerCheck:
 
 
 @dataclass
+class ValueCheck:
+    """One node's values against its reference (:mod:`archlang.emit.reference`): the largest
+    absolute difference and the tolerance it must stay within, or why it could not be compared."""
+
+    name: str
+    text: str  # the op as written in the spec
+    error: float = 0.0
+    tolerance: float = 0.0
+    problem: str = ""  # the module does not hold what the analysis says, or was changed in place
+    training: bool = False  # checked in training mode (it runs only there)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problem and self.error <= self.tolerance
+
+    def describe(self) -> str:
+        where = f"{self.name} (`{self.text}`{', training mode' if self.training else ''})"
+        if self.problem:
+            return f"{where}: {self.problem}"
+        return (f"{where}: values differ from the reference: max abs error {self.error:.3g} "
+                f"(tolerance {self.tolerance:.3g})")
+
+
+@dataclass
 class OutputCheck:
     """One output of ``forward`` in one mode, against the analysis."""
 
@@ -100,12 +127,16 @@ class Verification:
     seconds: float = 0.0
     outputs: list[OutputCheck] = field(default_factory=list)  # every output, in each mode checked
     structure: str = ""  # what forward returned, when it is not what the spec states
+    values: list[ValueCheck] = field(default_factory=list)  # every node with a reference, once
+    shape_only: dict[str, str] = field(default_factory=dict)  # op -> why its values are not checked
+    shape_only_nodes: int = 0
+    forward: list[ValueCheck] = field(default_factory=list)  # forward's outputs against the node-by-node run's
 
     @property
     def ok(self) -> bool:
         return (all(c.ok for c in self.layers) and self.expected_params == self.actual_params
                 and self.expected_output == self.actual_output and all(o.ok for o in self.outputs)
-                and not self.structure)
+                and not self.structure and all(v.ok for v in self.values) and all(f.ok for f in self.forward))
 
     def summary(self) -> str:
         bad = [c for c in self.layers if not c.ok]
@@ -122,10 +153,18 @@ class Verification:
                              f"{fmt(o.expected)}, PyTorch gives {got}")
         if self.structure:
             lines.append(self.structure)
+        lines += [v.describe() for v in self.values if not v.ok]
+        lines += [f"forward: output `{f.name}` differs from the node-by-node run: max abs error {f.error:.3g} "
+                  f"(tolerance {f.tolerance:.3g})" for f in self.forward if not f.ok]
+        if self.shape_only:
+            listed = "; ".join(f"`{op}` ({why})" for op, why in self.shape_only.items())
+            lines.append(f"shape only (values not checked) for {self.shape_only_nodes} "
+                         f"node{'s' if self.shape_only_nodes != 1 else ''}: {listed}")
         verdict = "verified" if self.ok else "MISMATCH (a bug in archlang; please report it)"
         shown = (f"the output {fmt(self.actual_output)}" if len(self.outputs) <= 1 else
                  f"{len(self.outputs)} outputs across modes")
-        lines.append(f"{verdict}: {len(self.layers)} layer shapes, {self.actual_params:,} parameters and "
+        lines.append(f"{verdict}: {len(self.layers)} layer shapes, {len(self.values)} layer values, "
+                     f"{self.actual_params:,} parameters and "
                      f"{shown} on {self.device} ({self.seconds * 1000:.0f} ms)")
         return "\n".join(lines)
 
@@ -150,28 +189,32 @@ def verify(graph: Graph, device: str = "cpu", batch: int = 2) -> Verification:
 
 def verify_model(compiled: Compiled, model: nn.Module, device: str = "cpu", batch: int = 2) -> Verification:
     """Run one batch through ``model`` node by node (every layer, merge and template op, each as
-    the generated ``forward`` writes it) and compare each node's shape with the analysis; then
-    run ``forward`` itself for the outputs and the time. Eval mode first; where the network
-    differs in training (training-only layers or outputs), training mode too, with the
+    the generated ``forward`` writes it); compare each node's shape with the analysis and its
+    values with the reference computed from the analysis on the node's own inputs
+    (:mod:`archlang.emit.reference`); then run ``forward`` itself for the outputs and the time.
+    Eval mode first; where the network differs in training (training-only layers or outputs),
+    training mode too, where the nodes that ran in eval are checked by shape only, with the
     model's buffers (batch-norm statistics) put back afterwards."""
     graph = compiled.graph
     model.to(device).eval()
     x = example_input(graph, batch, device)
     result = Verification(device)
-    shapes, out, result.seconds = _run(compiled, model, x, training=False, device=device)
-    result.outputs = _output_checks(graph, out, False, result)
+    run = _run(compiled, model, x, training=False, device=device, result=result, checked=set())
+    shapes, result.seconds = run.shapes, run.seconds
+    result.outputs = _output_checks(graph, run.out, False, result)
+    result.forward = _forward_checks(graph, run)
     if any(n.runs == Runs.TRAINING for n in graph.nodes) or len(graph.outputs_in(True)) != len(graph.outputs_in(False)):
         saved = {k: v.clone() for k, v in model.named_buffers()}
         model.train()
         try:
-            trained, out, _ = _run(compiled, model, x, training=True, device=device)
+            trained = _run(compiled, model, x, training=True, device=device, result=result, checked=set(shapes))
         finally:
             model.eval()
             with torch.no_grad():
                 for k, v in model.named_buffers():
                     v.copy_(saved[k])
-        shapes.update(trained)
-        result.outputs += _output_checks(graph, out, True, result)
+        shapes.update(trained.shapes)
+        result.outputs += _output_checks(graph, trained.out, True, result)
     result.layers = [LayerCheck(n.name, n.shape or (), shapes[n.index]) for n in graph.layers if n.index in shapes]
     result.expected_params = sum(n.params for n in graph.layers)
     result.actual_params = sum(p.numel() for p in model.parameters())
@@ -181,15 +224,54 @@ def verify_model(compiled: Compiled, model: nn.Module, device: str = "cpu", batc
     return result
 
 
-def _run(compiled: Compiled, model: nn.Module, x: torch.Tensor, training: bool,
-         device: str) -> tuple[dict[int, tuple[int, ...]], Any, float]:
-    with torch.inference_mode():
-        shapes = interpret(compiled, model, x, training)
+@dataclass
+class Run:
+    """One mode's node-by-node run: each node's shape (HxWxC), the values of the outputs, and
+    ``forward``'s own result and time."""
+
+    shapes: dict[int, tuple[int, ...]]
+    values: dict[int, torch.Tensor]  # the output nodes' values
+    out: Any = None
+    seconds: float = 0.0
+
+
+def _run(compiled: Compiled, model: nn.Module, x: torch.Tensor, training: bool, device: str,
+         result: Verification, checked: set[int]) -> Run:
+    # no_grad, not inference_mode: version counters then see in-place writes
+    with exact_float32(), torch.no_grad():
+        run = interpret(compiled, model, x, training, result, checked)
         start = time.perf_counter()
-        out = model(x)
+        run.out = model(x)
         if device.startswith("cuda"):
             torch.cuda.synchronize()
-    return shapes, out, time.perf_counter() - start
+    run.seconds = time.perf_counter() - start
+    return run
+
+
+@contextmanager
+def exact_float32() -> Iterator[None]:
+    """Full float32 precision for convolutions and matrix products while verifying (CUDA's TF32
+    would round both sides to 10-bit mantissas and hide or invent differences)."""
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+
+
+def _forward_checks(graph: Graph, run: Run) -> list[ValueCheck]:
+    """Eval mode's outputs of ``forward`` against the node-by-node run's: the generated
+    ``forward`` must compute what its nodes do."""
+    expected_outputs = graph.outputs_in(False)
+    out = run.out
+    got = (list(out.values()) if isinstance(out, dict) else list(out) if isinstance(out, tuple) else [out])
+    checks = []
+    for o, tensor in zip(expected_outputs, got):
+        mine = run.values.get(o.node)
+        if isinstance(tensor, torch.Tensor) and mine is not None and tensor.shape == mine.shape:
+            checks.append(compare(o.name, "forward", tensor, mine, magnitude(mine)))
+    return checks
 
 
 def _output_checks(graph: Graph, out: Any, training: bool, result: Verification) -> list[OutputCheck]:
@@ -213,11 +295,14 @@ def _output_checks(graph: Graph, out: Any, training: bool, result: Verification)
                         to_hwc(got[k].shape) if k < len(got) else None) for k, o in enumerate(expected)]
 
 
-def interpret(compiled: Compiled, model: nn.Module, x: torch.Tensor,
-              training: bool = False) -> dict[int, tuple[int, ...]]:
-    """Each node's output shape (HxWxC), computed node by node on ``model``, as torch.fx's
-    interpreter runs a graph: an environment of live values, each freed after its last reader.
-    The nodes that run in the mode are computed, and those that feed no output where they can be."""
+def interpret(compiled: Compiled, model: nn.Module, x: torch.Tensor, training: bool = False,
+              result: Verification | None = None, checked: set[int] | None = None) -> Run:
+    """Run ``model`` node by node, as torch.fx's interpreter runs a graph: an environment of live
+    values, each freed after its last reader. The nodes that run in the mode are computed, and
+    those that feed no output where they can be. With ``result``, each node not in ``checked``
+    is also compared with its reference, computed from its inputs before its module runs (an
+    in-place module overwrites them); an input changed since it was produced is reported at the
+    node that reads it."""
     graph, names = compiled.graph, compiled.plan
     running: list[Any] = []
     done = {graph.input.index}
@@ -229,15 +314,96 @@ def interpret(compiled: Compiled, model: nn.Module, x: torch.Tensor,
     for n in running:
         for i in n.inputs:
             last_use[i] = n.index
+    outputs = {o.node for o in graph.outputs_in(training)}
     env: dict[int, torch.Tensor] = {graph.input.index: x}
-    shapes: dict[int, tuple[int, ...]] = {graph.input.index: to_hwc(x.shape)}
+    versions: dict[int, int] = {graph.input.index: x._version}
+    sizes: dict[int, float] = {graph.input.index: magnitude(x)}  # each live value's largest magnitude
+    run = Run({graph.input.index: to_hwc(x.shape)}, {})
     scope: dict[str, Any] = {"torch": torch, "self": model}
     for node in running:
+        check = result is not None and checked is not None and node.index not in checked
+        if check:
+            module = getattr(model, names.attrs[node.index]) if node.index in names.attrs else None
+            changed = [graph.nodes[i].name for i in node.inputs if env[i]._version != versions[i]]
+            wanted, problem = _expected(node, [env[i] for i in node.inputs], module, training)
         args = [f"v{i}" for i in node.inputs]
         values = {f"v{i}": env[i] for i in node.inputs}
         env[node.index] = eval(expression(node, args, names), scope, values)  # generated from safe names
-        shapes[node.index] = to_hwc(env[node.index].shape)
+        run.shapes[node.index] = to_hwc(env[node.index].shape)
+        versions[node.index] = env[node.index]._version
+        sizes[node.index] = magnitude(env[node.index])
+        if node.index in outputs:
+            run.values[node.index] = env[node.index]
+        if check:
+            assert result is not None
+            scale = max(sizes[i] for i in node.inputs)
+            _record(result, node, env[node.index], wanted, problem if not changed else
+                    f"its input `{changed[0]}` was changed in place after it was computed", scale, training)
+            del wanted
+        del values
         for i in set(node.inputs):
             if last_use[i] == node.index:
-                del env[i]
-    return shapes
+                del env[i], sizes[i]
+    return run
+
+
+def _expected(node: Node, inputs: list[torch.Tensor], module: nn.Module | None,
+              training: bool) -> tuple[torch.Tensor | str | None, str]:
+    """The node's reference output (or, for an op checked by shape only, why), or the problem
+    that kept it from being computed."""
+    try:
+        return expected(node, inputs, module, training), ""
+    except ReferenceMismatch as exc:
+        return None, str(exc)
+    except (RuntimeError, ValueError, IndexError, KeyError, TypeError) as exc:  # e.g. an attribute the op lacks
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return None, f"the reference cannot run: {first}"
+
+
+def _record(result: Verification, node: Node, actual: torch.Tensor, wanted: torch.Tensor | str | None,
+            problem: str, scale: float, training: bool) -> None:
+    """Add the node's value check to ``result``, or note it as checked by shape only."""
+    if to_hwc(actual.shape) != (node.shape or ()):
+        return  # reported as a wrong shape
+    if isinstance(wanted, str) and not problem:
+        key = f"{node.op}, training mode" if training else node.op
+        result.shape_only[key] = wanted
+        result.shape_only_nodes += 1
+    elif problem or wanted is None or isinstance(wanted, str):
+        result.values.append(ValueCheck(node.name, node.text, problem=problem, training=training))
+    else:
+        check = compare(node.name, node.text, actual, wanted, scale)
+        check.training = training
+        result.values.append(check)
+
+
+# float32 values: differences are relative to the largest magnitude among the node's inputs and
+# its expected output (a sum of many terms is off by a few units in the last place of the largest)
+RELATIVE_TOLERANCE = 1e-4
+
+
+def compare(name: str, text: str, actual: torch.Tensor, wanted: torch.Tensor, scale: float) -> ValueCheck:
+    """The largest difference between ``actual`` and ``wanted`` (equal infinities and NaNs agree),
+    against a tolerance relative to ``scale``, the largest finite magnitude around the node."""
+    tolerance = RELATIVE_TOLERANCE * max(1.0, scale, magnitude(wanted))
+    if actual.shape != wanted.shape:
+        return ValueCheck(name, text, problem=f"the reference gives {tuple(wanted.shape)}, the module "
+                                              f"{tuple(actual.shape)}")
+    gap = actual - wanted
+    error = float(torch.linalg.vector_norm(gap, math.inf)) if gap.numel() else 0.0
+    if not math.isfinite(error):  # rare: overflowed values, which agree where both are inf or NaN
+        same = (actual == wanted) | (actual.isnan() & wanted.isnan())
+        error = float(torch.where(same, 0.0, gap.double().abs()).amax())
+        error = error if error == error else math.inf
+    return ValueCheck(name, text, error, tolerance)
+
+
+def magnitude(t: torch.Tensor) -> float:
+    """The largest finite magnitude in ``t`` (0 for none)."""
+    if not t.numel() or not t.is_floating_point():
+        return float(t.abs().amax()) if t.numel() else 0.0
+    largest = float(torch.linalg.vector_norm(t, math.inf))
+    if math.isfinite(largest):
+        return largest
+    finite = t[torch.isfinite(t)]
+    return float(finite.abs().amax()) if finite.numel() else 0.0
