@@ -336,7 +336,7 @@ def interpret(compiled: Compiled, model: nn.Module, x: torch.Tensor, training: b
             run.values[node.index] = env[node.index]
         if check:
             assert result is not None
-            scale = max(sizes[i] for i in node.inputs)
+            scale = max(sizes[i] for i in (*node.inputs, node.index))
             _record(result, node, env[node.index], wanted, problem if not changed else
                     f"its input `{changed[0]}` was changed in place after it was computed", scale, training)
             del wanted
@@ -378,14 +378,15 @@ def _record(result: Verification, node: Node, actual: torch.Tensor, wanted: torc
 
 
 # float32 values: differences are relative to the largest magnitude among the node's inputs and
-# its expected output (a sum of many terms is off by a few units in the last place of the largest)
+# its output (a sum of many terms is off by a few units in the last place of the largest)
 RELATIVE_TOLERANCE = 1e-4
 
 
 def compare(name: str, text: str, actual: torch.Tensor, wanted: torch.Tensor, scale: float) -> ValueCheck:
     """The largest difference between ``actual`` and ``wanted`` (equal infinities and NaNs agree),
-    against a tolerance relative to ``scale``, the largest finite magnitude around the node."""
-    tolerance = RELATIVE_TOLERANCE * max(1.0, scale, magnitude(wanted))
+    against a tolerance relative to ``scale``, the largest finite magnitude around the node (its
+    inputs and its output)."""
+    tolerance = RELATIVE_TOLERANCE * max(1.0, scale)
     if actual.shape != wanted.shape:
         return ValueCheck(name, text, problem=f"the reference gives {tuple(wanted.shape)}, the module "
                                               f"{tuple(actual.shape)}")
