@@ -132,7 +132,7 @@ def test_verify_checks_every_output_in_both_modes(tmp_path) -> None:
     path = write(tmp_path, "aux.arch", AUX)
     status, out, _ = run_cli("compile", "--verify", str(path))
     assert status == 0
-    assert "verified: 11 layer shapes, 359 parameters and 5 outputs across modes" in out
+    assert "verified: 11 layer shapes, 11 layer values, 359 parameters and 5 outputs across modes" in out
     from archlang.emit.build import compile_graph, verify_model
 
     compiled = compile_graph(analyse(AUX))
