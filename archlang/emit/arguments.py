@@ -109,20 +109,21 @@ def _probe(graph: Graph, param: str, name: str, code: Code, base: tuple[list[str
            base_numbers: list[list[tuple[int, str, Number]]]) -> list[tuple[int, int, str]] | None:
     """The literals that ``param`` moves, each with its expression; None when it is structural."""
     values = _probe_values(graph.params[param])
-    probes = [_analysed(graph, {**graph.params, param: v}, pinned=False) for v in values]
-    if any(g is None for g in probes):
-        return None
-    shapes = [g.input.shape for g in probes if g is not None]
-    if shapes[0] == shapes[1] != graph.input.shape:  # `--input` replaced the spec's: keep it
-        probes = [_analysed(graph, {**graph.params, param: v}, pinned=True) for v in values]
-    codes = []
-    for g in probes:
-        if g is None:
+    codes: list[list[str]] = []
+    pinned = False
+    for v in values:  # the near value first: a structural parameter costs one analysis
+        probe = _analysed(graph, {**graph.params, param: v}, pinned)
+        if probe is not None and not codes and probe.input.shape != graph.input.shape and not pinned:
+            again = _analysed(graph, {**graph.params, param: values[1]}, False)
+            if again is not None and again.input.shape == probe.input.shape:  # `--input` replaced the spec's
+                pinned = True
+                probe = _analysed(graph, {**graph.params, param: v}, pinned)
+        if probe is None:
             return None
-        probe = code(g)
-        if probe[1] != base[1] or len(probe[0]) != len(base[0]):
+        ctors, rest = code(probe)
+        if rest != base[1] or len(ctors) != len(base[0]):
             return None
-        codes.append(probe[0])
+        codes.append(ctors)
     return _fit(graph.params[param], values, name, base, base_numbers, codes)
 
 
