@@ -2,6 +2,7 @@
 
 Input 32x32x1 (HxWxC; the module takes N x 1 x 32 x 32),
 output 10, 61,706 parameters.
+Arguments: classes=10.
 """
 
 import torch
@@ -9,7 +10,7 @@ from torch import nn
 
 
 class Lenet5(nn.Module):
-    def __init__(self) -> None:
+    def __init__(self, *, classes: int = 10) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(1, 6, 5)  # conv 5x5 s1 p0 x6 -> 28x28x6
         self.tanh1 = nn.Tanh()  # tanh -> 28x28x6
@@ -22,7 +23,7 @@ class Lenet5(nn.Module):
         self.tanh3 = nn.Tanh()  # tanh -> 120
         self.fc2 = nn.Linear(120, 84)  # fc 84 -> 84
         self.tanh4 = nn.Tanh()  # tanh -> 84
-        self.fc3 = nn.Linear(84, 10)  # fc 10 -> 10
+        self.fc3 = nn.Linear(84, classes)  # fc 10 -> 10
         self.softmax1 = nn.Softmax(dim=1)  # softmax -> 10
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

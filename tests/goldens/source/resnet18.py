@@ -2,6 +2,7 @@
 
 Input 224x224x3 (HxWxC; the module takes N x 3 x 224 x 224),
 output 1000, 11,689,512 parameters.
+Arguments: depth=18 (fixed: it shapes the layers), classes=1000.
 """
 
 import torch
@@ -9,8 +10,12 @@ from torch import nn
 
 
 class Resnet(nn.Module):
-    def __init__(self) -> None:
+    def __init__(self, *, depth: int = 18, classes: int = 1000) -> None:
         super().__init__()
+        if depth != 18:  # `depth` shapes the layers
+            raise ValueError(f"Resnet was generated for depth=18; for depth={depth!r}, "
+                             f"generate it again with `-D depth={depth!r}` "
+                             f"(or archlang.compile(spec, depth={depth!r}))")
         self.stem_conv1 = nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)  # conv 7x7 s2 p3 x64 nobias -> 112x112x64
         self.stem_bn1 = nn.BatchNorm2d(64)  # bn -> 112x112x64
         self.stem_relu1 = nn.ReLU(inplace=True)  # relu -> 112x112x64
@@ -71,7 +76,7 @@ class Resnet(nn.Module):
         self.layer4_unit2_basic1_relu1 = nn.ReLU(inplace=True)  # relu -> 7x7x512
         self.head_gap1 = nn.AdaptiveAvgPool2d(1)  # gap -> 1x1x512
         self.head_flatten1 = nn.Flatten()  # flatten -> 512
-        self.head_fc1 = nn.Linear(512, 1000)  # fc 1000 -> 1000
+        self.head_fc1 = nn.Linear(512, classes)  # fc 1000 -> 1000
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         stem = self.stem_conv1(x)
