@@ -13,13 +13,15 @@ from pathlib import Path
 
 import pytest
 from pygments.lexers import get_lexer_by_name, get_lexer_for_filename
-from pygments.token import Error, Keyword, Name, Number, Operator
+from pygments.token import Error, Keyword, Name, Number, Operator, String
 
 from archlang.tooling.adapter import catalogue
 from archlang.tooling.lexer import ArchLexer
 from conftest import ROOT, SPECS
 
-ALL_SPECS = sorted(SPECS.glob("*.arch")) + sorted((ROOT / "tests" / "networks").glob("*.arch"))
+# specs/v2 may be merged into specs/: both places are read, whichever holds the version 2 specs
+ALL_SPECS = sorted([*SPECS.glob("*.arch"), *SPECS.glob("v2/*.arch")]) + sorted((ROOT / "tests" / "networks").glob("*.arch"))
+V2_KEYWORDS = ("output", "variant", "assert", "when", "training", "as")
 VSCODE = ROOT / "editors" / "vscode"
 
 
@@ -41,6 +43,46 @@ def test_lexer_is_registered_and_classifies() -> None:
     assert kinds["3x3"] in Number and kinds["s2"] in Name.Attribute and kinds["x"] in Name.Attribute
     assert kinds["same"] in Name.Constant and kinds["->"] in Operator and kinds["eps"] in Name.Attribute
     assert [v for t, v in ArchLexer().get_tokens("conv 3x3 @ x4") if t in Error] == ["@"]
+
+
+def test_specs_of_both_versions_are_lexed() -> None:
+    texts = [p.read_text() for p in ALL_SPECS]
+    assert len(ALL_SPECS) >= 30
+    for needed in ("variant ", "output ", "assert ", " as i", "when training", "cv1: "):
+        assert any(needed in t for t in texts), needed
+
+
+def test_lexer_classifies_version_2_forms() -> None:
+    text = ('network y(depth = 1.0)\nvariant n(depth = 0.33)\ninput 64x64x3\n'
+            'p3 = (conv 3x3 x8) * 2 as i -> m: (conv 1x1 x(2 ** 3))\n'
+            'output head = p3, p4\noutput aux when training\nassert params <= 5M and mults < 2.5K, "too big"\n')
+    tokens = [(t, v) for t, v in ArchLexer().get_tokens(text) if v.strip()]
+    assert [v for t, v in tokens if t in Error] == []
+    kinds: dict[str, list] = {}
+    for t, v in tokens:
+        kinds.setdefault(v, []).append(t)
+    for word in V2_KEYWORDS:
+        assert all(t in Keyword for t in kinds[word]), (word, kinds[word])
+    assert kinds["n"] == [Name.Class] and kinds["m"] == [Name.Label] and kinds["i"] == [Name.Variable]
+    assert kinds["**"] == [Operator] and kinds["5M"][0] in Number.Integer and kinds["2.5K"][0] in Number.Float
+    assert kinds['"too big"'][0] in String and kinds["p3"] == [Name.Variable, Name.Variable]  # no flag `p3`
+    assert kinds["head"] == [Name.Attribute] and kinds["p4"] == [Name.Variable] and kinds["aux"] == [Name.Variable]
+
+
+def test_vscode_grammar_knows_version_2() -> None:
+    grammar = json.loads((VSCODE / "syntaxes" / "archlang.tmLanguage.json").read_text())
+    patterns = list(_matches(grammar))
+    for word in V2_KEYWORDS:  # each keyword is matched by a pattern that names it
+        sample = "when training" if word == "training" else f"x {word} y"  # a keyword only after `when`
+        assert any(re.search(rf"\b{word}\b", p) and re.search(p, sample) for p in patterns), word
+    label = next(p for p in patterns if p.endswith("(:)"))
+    assert re.match(label, "cv1: cbs(c)").group(1) == "cv1"
+    number = next(p for p in patterns if "[KMG]" in p and "." in p)
+    assert re.search(number, "<= 2.5K,").group() == "2.5K"
+    operator = next(p for p in patterns if p.startswith("\\*\\*"))
+    assert re.match(operator, "** 2").group() == "**"
+    included = {x["include"][1:] for x in grammar["patterns"]}
+    assert included == set(grammar["repository"])  # every rule is used
 
 
 def test_vscode_extension_files() -> None:

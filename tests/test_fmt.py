@@ -16,7 +16,8 @@ from archlang.core.errors import ArchError
 from archlang.tooling.formatter import FormatError, format_text
 from conftest import ROOT, SPECS, run_cli
 
-ALL_SPECS = sorted(SPECS.glob("*.arch")) + sorted((ROOT / "tests" / "networks").glob("*.arch"))
+# specs/v2 may be merged into specs/: both places are read, whichever holds the version 2 specs
+ALL_SPECS = sorted([*SPECS.glob("*.arch"), *SPECS.glob("v2/*.arch")]) + sorted((ROOT / "tests" / "networks").glob("*.arch"))
 
 
 def outcome(text: str, file: str) -> tuple:
@@ -29,13 +30,14 @@ def outcome(text: str, file: str) -> tuple:
                      for n in graph.layers])
 
 
-def state_dict_keys(text: str) -> list[str]:
+def state_dict_keys(text: str, file: str = "<spec>") -> list[str]:
+    """The compiled module's state_dict keys; ``file`` places the text, for its `use` lines."""
     import torch
 
-    import archlang
+    from archlang.emit.build import build_module
 
     with torch.device("meta"):  # the keys without allocating the weights
-        return list(archlang.compile(text).state_dict())
+        return list(build_module(analyse(text, file)).state_dict())
 
 
 @pytest.mark.parametrize("path", ALL_SPECS, ids=lambda p: p.name)
@@ -45,7 +47,7 @@ def test_every_spec_formats_safely_and_idempotently(path: Path) -> None:
     assert format_text(formatted, str(path)) == formatted
     assert outcome(formatted, str(path)) == outcome(text, str(path))
     assert outcome(text, str(path))[0] == "rows"
-    assert state_dict_keys(formatted) == state_dict_keys(text)
+    assert state_dict_keys(formatted, str(path)) == state_dict_keys(text, str(path))
     # comments survive, word for word
     comments = [line[line.index("#"):].rstrip() for line in text.splitlines() if "#" in line]
     assert [line[line.index("#"):] for line in formatted.splitlines() if "#" in line] == comments
@@ -78,6 +80,49 @@ def test_canonical_layout() -> None:
         "unit(16) -> unit(32, s = 2) * 2\n"
         "-> gap -> flatten -> dropout .5 -> fc classes  # head\n")
     assert outcome(format_text(messy), "m.arch") == outcome(messy, "m.arch")
+
+
+def test_every_version_2_form_is_among_the_specs_formatted() -> None:
+    texts = "".join(p.read_text() for p in ALL_SPECS)
+    for form in ("variant ", "output ", "when training", "assert ", " as i", "cv1: ", "like="):
+        assert form in texts, form
+
+
+def test_canonical_layout_of_version_2_forms() -> None:
+    messy = (
+        "network  y( depth=1.0,width = 1.0 ,classes=10)\nvariant n( depth=0.33 ,width=.25 , classes = 10)\n"
+        "input 32x32x3\nblock cbs(c,k=1) { conv : conv (k)x(k) x(c) nobias -> bn :bn -> silu }\n"
+        "block c2f(c, n) {\n  cv1 :cbs(c)->m:(concat(identity, chunk (2+i) (1+i) -> cbs(c//2)))*n as i\n"
+        "  -> cv2: cbs(c)\n}\nside=input->conv 1x1 x8\n"
+        "stem = cbs(max(8, int(16*width)))   -> c2f(16, max(1, round(3*depth)))\n"
+        "p3 = stem -> resize  like=side mode=bilinear -> conv 1x1 x(2**3)\n"
+        "head = p3->gap->flatten->fc classes\naux_head=side -> gap->flatten -> fc  classes\n"
+        "output head,p3\noutput side,aux_head   when training\n"
+        "assert params<=5M,\"must fit\"\nassert mults < 2.5K*1M and p3.h==input.h\n")
+    formatted = format_text(messy)
+    assert formatted == (
+        "network y(depth = 1.0, width = 1.0, classes = 10)\n"
+        "variant n(depth = 0.33, width = .25, classes = 10)\n"
+        "input 32x32x3\n"
+        "block cbs(c, k = 1) { conv: conv (k)x(k) x(c) nobias -> bn: bn -> silu }\n"
+        "block c2f(c, n) {\n"
+        "  cv1: cbs(c) -> m: (concat(identity, chunk (2 + i) (1 + i) -> cbs(c // 2))) * n as i\n"
+        "  -> cv2: cbs(c)\n"
+        "}\n"
+        "side = input -> conv 1x1 x8\n"
+        "stem = cbs(max(8, int(16 * width))) -> c2f(16, max(1, round(3 * depth)))\n"
+        "p3 = stem -> resize like=side mode=bilinear -> conv 1x1 x(2 ** 3)\n"
+        "head = p3 -> gap -> flatten -> fc classes\n"
+        "aux_head = side -> gap -> flatten -> fc classes\n"
+        "output head, p3\n"
+        "output side, aux_head when training\n"
+        'assert params <= 5M, "must fit"\n'
+        "assert mults < 2.5K * 1M and p3.h == input.h\n")
+    assert format_text(formatted) == formatted
+    assert outcome(formatted, "y.arch") == outcome(messy, "y.arch") and outcome(messy, "y.arch")[0] == "rows"
+    assert state_dict_keys(formatted) == state_dict_keys(messy)
+    keyed = format_text("input 8\na=fc 4\nb = fc 2\noutput  first=a ,second = b\n")
+    assert keyed.splitlines()[-1] == "output first = a, second = b"
 
 
 def test_long_chains_break_before_the_least_nested_arrow() -> None:
@@ -162,6 +207,12 @@ def layer(draw: st.DrawFn) -> str:
 @st.composite
 def spec(draw: st.DrawFn) -> str:
     layers = draw(st.lists(layer(), min_size=1, max_size=6))
+    for k, x in enumerate(layers):  # version 2: labelled elements, repeats with an index
+        form = draw(st.sampled_from(["plain", "plain", "label", "repeat"]))
+        if form == "label":
+            layers[k] = f"l{k}{draw(st.sampled_from([':', ' :', ': ', ' : ']))}{x}"
+        elif form == "repeat":
+            layers[k] = f"({x}){draw(st.sampled_from(['*', ' * ']))}2 as i"
     joints = [draw(st.sampled_from(["->", " -> ", "  ->", "\n-> ", " # note\n  -> ", "  # note\n\n-> "])) for _ in layers[1:]]
     chain = layers[0] + "".join(j + x for j, x in zip(joints, layers[1:]))
     body = " -> ".join(draw(st.lists(layer(), min_size=1, max_size=3)))
@@ -169,7 +220,18 @@ def spec(draw: st.DrawFn) -> str:
     call = " ->unit( 4 )" if block else ""
     comment = draw(st.sampled_from(["", "# a spec\n", "\n\n# two blank lines before\n"]))
     binding = draw(st.sampled_from(["", "stem =  ", "stem="]))
-    return f"{comment}network g( c=4,k = 3 )\ninput 16x16x{draw(st.integers(1, 4))}\n{block}{binding}{chain}{call}\n"
+    tail = ""
+    if binding and draw(st.booleans()):
+        tail += draw(st.sampled_from(["output stem\n", "output  out=stem\n", "output\tstem ,  stem2\n"]))
+        if "stem2" in tail:
+            tail = "stem2 = stem -> relu\n" + tail
+    if draw(st.booleans()):
+        tail += draw(st.sampled_from(['assert params>=0,"no"\n', "assert mults < 2.5M and stem.c >= 1\n",
+                                      "assert input.h==16\n"]))
+    if "stem.c" in tail and not binding:
+        tail = tail.replace("stem.c", "input.c")
+    return (f"{comment}network g( c=4,k = 3 )\ninput 16x16x{draw(st.integers(1, 4))}\n{block}{binding}{chain}{call}\n"
+            + tail)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -168,3 +168,58 @@ async def test_completion_and_symbols(client: LanguageClient) -> None:
     assert stem.detail == "28x28x192"
     inception = next(s for s in symbols if s.name == "inception")
     assert [c.name for c in inception.children] == ["c1", "c3r", "c3", "c5r", "c5", "pool"]
+
+
+def version_2_spec(name: str) -> Path:
+    """A version 2 spec, in specs/ or in specs/v2/ (where it was first written)."""
+    (path,) = [p for p in (SPECS / name, SPECS / "v2" / name) if p.is_file()]
+    return path
+
+
+async def test_version_2_symbols_definitions_hover_and_completion(client: LanguageClient) -> None:
+    path = version_2_spec("yolov8.arch")
+    text = path.read_text()
+    uri = await open_spec(client, path)
+    # no error; the one warning is the spec's own: `dfl` is built for the checkpoint but feeds no output
+    assert [d.message.split("\n")[0] for d in client.diagnostics[uri]] == ["`dfl` feeds no output"]
+    lines = text.splitlines()
+    symbols = await client.text_document_document_symbol_async(lsp.DocumentSymbolParams(
+        lsp.TextDocumentIdentifier(uri)))
+    variants = [(s.name, s.detail) for s in symbols if s.kind == lsp.SymbolKind.EnumMember]
+    assert variants[0] == ("n", "variant n(depth = 0.33, width = 0.25, maxc = 1024)")
+    assert [name for name, _ in variants] == ["n", "s", "m", "l", "x"]
+    c2f = next(s for s in symbols if s.name == "c2f")
+    assert [(c.name, c.kind) for c in c2f.children if c.kind == lsp.SymbolKind.Field] == [
+        ("cv1", lsp.SymbolKind.Field), ("m", lsp.SymbolKind.Field), ("cv2", lsp.SymbolKind.Field)]
+
+    async def goto(source: str, needle: str, offset: int) -> str:
+        found = await client.text_document_definition_async(lsp.DefinitionParams(
+            lsp.TextDocumentIdentifier(source), position(text, needle, offset)))
+        assert isinstance(found, lsp.Location)
+        return lines[found.range.start.line]
+
+    assert (await goto(uri, "output p3, p4", len("output p3, "))).startswith("p4 = ")  # a name in `output`
+    assert (await goto(uri, "and p5.c == p3.c", len("and "))).startswith("p5 = ")  # a name in `assert`
+
+    hover = await client.text_document_hover_async(lsp.HoverParams(
+        lsp.TextDocumentIdentifier(uri), position(text, "output p3, p4", len("output p3, "))))
+    assert hover is not None and isinstance(hover.contents, lsp.MarkupContent)
+    # the default (no variant): res 640, 80x80 at stride 8, 4 * reg_max + classes = 4 * 16 + 80 channels
+    assert hover.contents.value == "**output `p4`** → `40x40x144`"
+
+    found = await client.text_document_completion_async(lsp.CompletionParams(
+        lsp.TextDocumentIdentifier(uri), lsp.Position(len(lines), 0)))
+    assert isinstance(found, lsp.CompletionList)
+    labels = {item.label for item in found.items}
+    assert {"output", "variant", "assert", "droppath", "resize", "layerscale", "hflip"} <= labels
+
+    fcn = version_2_spec("fcn_resnet50.arch")
+    text, uri = fcn.read_text(), await open_spec(client, fcn)
+    lines = text.splitlines()
+    assert (await goto(uri, "like=input", len("like="))).startswith("input ")  # `like=NAME`
+    assert (await goto(uri, "out = classifier", len("out = "))).startswith("classifier = ")
+    hover = await client.text_document_hover_async(lsp.HoverParams(
+        lsp.TextDocumentIdentifier(uri), position(text, "aux = aux_classifier", 2)))
+    assert hover is not None and isinstance(hover.contents, lsp.MarkupContent)
+    # resized like the 520x520 input, with 21 classes
+    assert hover.contents.value == "**output `aux`** (tensor `aux_classifier`) → `520x520x21`"

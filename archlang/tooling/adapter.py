@@ -26,11 +26,12 @@ from ..sema.elaborate import Elaborator
 from ..sema.numbers import FUNCTIONS
 from ..sema.scope import Env, Fatal, Known, Tensor
 
-__all__ = ["ArchError", "Analysis", "KeywordArg", "Definition", "Diagnostic", "Layer", "OpInfo", "Span", "analyse", "catalogue",
+__all__ = ["ArchError", "Analysis", "Output", "KeywordArg", "Definition", "Diagnostic", "Layer", "OpInfo", "Span", "analyse", "catalogue",
            "fmt", "render", "syntax_tree", "KEYWORDS", "COMBINATOR_NAMES", "FUNCTION_NAMES"]
 
 Shape = tuple[int, ...]
-KEYWORDS = ("network", "input", "use", "block", "if", "then", "else", "and", "or", "not", "in")
+KEYWORDS = ("network", "input", "use", "block", "if", "then", "else", "and", "or", "not", "in", "output", "variant",
+            "assert", "when", "training", "as")
 COMBINATOR_NAMES: tuple[str, ...] = tuple(COMBINATORS)
 FUNCTION_NAMES: tuple[str, ...] = tuple(sorted(FUNCTIONS))
 
@@ -51,7 +52,8 @@ class Layer:
 
 @dataclass(frozen=True)
 class Definition:
-    """A name the document defines: ``kind`` is block, binding, constant, parameter or network."""
+    """A name the document defines: ``kind`` is block, binding, constant, parameter, network,
+    variant or label."""
 
     name: str
     kind: str
@@ -60,6 +62,17 @@ class Definition:
     scope: Span | None = None  # the block that holds it; None at the top level
     detail: str = ""
     params: tuple[str, ...] = ()  # a block's parameters
+
+
+@dataclass(frozen=True)
+class Output:
+    """One entry of an ``output`` statement, analysed: its name (the key, or the tensor's name)."""
+
+    name: str
+    tensor: str
+    span: Span
+    shape: Shape
+    training_only: bool
 
 
 @dataclass
@@ -75,6 +88,8 @@ class Analysis:
     definitions: list[Definition] = field(default_factory=list)
     uses: list[tuple[Span, Path]] = field(default_factory=list)
     output: Shape | None = None
+    outputs: list["Output"] = field(default_factory=list)
+    input_span: Span | None = None  # the `input` statement: where `like=input` and `input.h` point
     params: int = 0
     mults: int = 0
 
@@ -124,14 +139,28 @@ def analyse(text: str, file: str) -> Analysis:
     diagnostics = list(dict.fromkeys(sink.items))  # as the command line reports them
     found = Analysis(file, text, module, diagnostics, dict(elaborator.sources))
     found.layers = _layers(graph, elaborator.instances)
-    found.definitions = list(_definitions(module, elaborator.bound))
+    found.definitions = list(_definitions(module, elaborator.bound, text))
+    found.input_span = next((st.span for st in module.statements if isinstance(st, s.Input)), None)
     found.uses = [(st.span, (Path(file).resolve().parent / st.path).resolve())
                   for st in module.statements if isinstance(st, s.Use)]
     if graph.nodes and not found.errors:
         found.output = graph.nodes[graph.output].shape
+        found.outputs = list(_outputs(module, graph))
         found.params = sum(n.params for n in graph.layers)
         found.mults = sum(n.mults for n in graph.layers)
     return found
+
+
+def _outputs(module: s.Module, graph: Graph) -> Iterator[Output]:
+    """The ``output`` statements' entries with the shapes the graph gives them."""
+    shapes = {(o.name, o.training_only): graph.nodes[o.node].shape for o in graph.outputs}
+    for st in module.statements:
+        if isinstance(st, s.Output):
+            for item in st.items:
+                name = item.key or item.tensor
+                shape = shapes.get((name, st.training))
+                if shape is not None:
+                    yield Output(name, item.tensor, item.span, shape, st.training)
 
 
 def _layers(graph: Graph, instances: list[tuple[Span, int, str]]) -> list[Layer]:
@@ -174,7 +203,7 @@ def _name_span(span: Span, name: str, skip: int = 0) -> Span:
     return Span(span.file, span.line, col, span.line, col + len(name))
 
 
-def _definitions(module: s.Module, bound: dict[Span, list[Shape]]) -> Iterator[Definition]:
+def _definitions(module: s.Module, bound: dict[Span, list[Shape]], text: str) -> Iterator[Definition]:
     numbers: set[str] = set()
     for st in module.statements:
         if isinstance(st, s.Header):
@@ -184,6 +213,13 @@ def _definitions(module: s.Module, bound: dict[Span, list[Shape]]) -> Iterator[D
                 yield Definition(p.name, "parameter", _name_span(p.span, p.name), p.span,
                                  detail=f"network parameter {p.name}")
     for st in module.statements:
+        if isinstance(st, s.Variant):
+            values = ", ".join(f"{p.name} = {_value(text, p.span)}" for p in st.params)
+            yield Definition(st.name, "variant", st.name_span, st.span, detail=f"variant {st.name}({values})")
+        if isinstance(st, s.BlockDef):
+            yield from _labels(st.body, st.span)
+        elif isinstance(st, (s.Assign, s.ChainStmt)):
+            yield from _labels((st,), None)
         if isinstance(st, s.BlockDef):
             signature = ", ".join(p.name for p in st.params)
             yield Definition(st.name, "block", st.name_span, st.span, detail=f"block {st.name}({signature})",
@@ -197,6 +233,21 @@ def _definitions(module: s.Module, bound: dict[Span, list[Shape]]) -> Iterator[D
                     yield _assignment(inner, local, bound, st.span)
         elif isinstance(st, s.Assign):
             yield _assignment(st, numbers, bound, None)
+
+
+def _labels(statements: Any, scope: Span | None) -> Iterator[Definition]:
+    """The labels written in ``statements`` (``cv1: cbs(c)``): each names a module or instance."""
+    for node in _walk(statements):
+        if isinstance(node, s.Label):
+            yield Definition(node.name, "label", node.name_span, node.span, scope, detail=f"label {node.name}")
+
+
+def _value(text: str, span: Span) -> str:
+    """What a parameter written ``name = value`` on one line sets, as written."""
+    lines = text.splitlines()
+    if span.line != span.end_line or not 1 <= span.line <= len(lines):
+        return "…"
+    return lines[span.line - 1][span.col - 1:span.end_col - 1].split("=", 1)[-1].strip()
 
 
 def _assignment(st: s.Assign, numbers: set[str], bound: dict[Span, list[Shape]], scope: Span | None) -> Definition:

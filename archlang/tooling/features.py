@@ -50,6 +50,11 @@ def _shape_list(shapes: list[tuple[int, ...]], limit: int = 3) -> str:
 def hover(analysis: Analysis, line: int, col: int) -> tuple[str, Span] | None:
     """Markdown about the layer, merge or block call under the cursor (the innermost one), or
     about the name under it; with its span."""
+    for out in analysis.outputs:
+        if _contains(out.span, line, col) and out.span.file == analysis.file:
+            mode = " (training mode only)" if out.training_only else ""
+            named = f" (tensor `{out.tensor}`)" if out.name != out.tensor else ""
+            return f"**output `{out.name}`**{named} → `{fmt(out.shape)}`{mode}", out.span
     hits = [x for x in _here(analysis) if _contains(x.span, line, col)]
     if hits:
         inner = min(_size(x.span) for x in hits)
@@ -124,6 +129,10 @@ class Target:
     span: Span | None  # None: the start of the file
 
 
+# names no expression refers to: variants have their own namespace, labels name modules
+_NOT_REFERENCED = ("network", "variant", "label")
+
+
 def definition(analysis: Analysis, line: int, col: int) -> Target | None:
     """Where the name (or the `use` file) under the cursor is defined."""
     for span, path in analysis.uses:
@@ -138,11 +147,13 @@ def definition(analysis: Analysis, line: int, col: int) -> Target | None:
     scopes = [blocks[0].whole, None] if blocks else [None]
     for scope in scopes:
         candidates = [d for d in analysis.definitions if d.name == word and d.scope == scope
-                      and d.kind != "network"]
+                      and d.kind not in _NOT_REFERENCED]
         if candidates:
             before = [d for d in candidates if (d.span.line, d.span.col) <= here]
             chosen = before[-1] if before else candidates[0]
             return Target(analysis.file, chosen.span)
+    if word == "input" and analysis.input_span is not None:  # `like=input`, `input.h`, `side = input -> ...`
+        return Target(analysis.file, analysis.input_span)
     return _in_used_files(analysis, word)
 
 
@@ -170,8 +181,8 @@ class Completion:
     insert: str | None = None
 
 
-_STATEMENT_KEYWORDS = ("network", "input", "use", "block")
-_CHAIN_KEYWORDS = ("if", "then", "else", "identity")
+_STATEMENT_KEYWORDS = ("network", "input", "use", "block", "variant", "output", "assert")
+_CHAIN_KEYWORDS = ("if", "then", "else", "identity", "as")
 
 
 def completions(analysis: Analysis, line: int, col: int) -> list[Completion]:
@@ -199,10 +210,21 @@ def completions(analysis: Analysis, line: int, col: int) -> list[Completion]:
             return _arguments(info) + _numbers(analysis, line)
         if segment[-1].text in ("=", "*", "+", "-", "/", "//", "%", "==", "<", ">", "<=", ">=", "!=", "and", "or"):
             return _numbers(analysis, line) + [Completion(f, "function", "function") for f in adapter.FUNCTION_NAMES]
+    if tokens and tokens[0].text == "output":  # output a, key = b when training: tensor names
+        scopes = _scope(analysis, line)
+        names = [Completion(d.name, "tensor", d.detail) for d in analysis.definitions
+                 if d.kind == "binding" and d.scope in scopes]
+        return names + [Completion("input", "tensor", "the input"), Completion("when training", "keyword", "keyword")]
+    if tokens and tokens[0].text == "assert":
+        totals = [Completion(t, "constant", "the network's total") for t in _TOTALS]
+        return totals + _numbers(analysis, line) + _chain_items(analysis, line)
     items = _chain_items(analysis, line)
     if not tokens:
         items = [Completion(k, "keyword", "statement") for k in _STATEMENT_KEYWORDS] + items
     return items
+
+
+_TOTALS = ("params", "trainable", "mults", "train_mults", "activations")
 
 
 def _segment(tokens: list) -> tuple[list, str | None]:
@@ -279,8 +301,8 @@ class Symbol:
 
 
 def symbols(analysis: Analysis) -> list[Symbol]:
-    """Blocks (with their parameters and bindings), bindings, constants and parameters, in the
-    order they are written."""
+    """Blocks (with their parameters, bindings and labels), variants, bindings, labels, constants
+    and parameters, in the order they are written."""
     inner: dict[Span, list[Symbol]] = {}
     top: list[Symbol] = []
     for d in analysis.definitions:
@@ -289,7 +311,7 @@ def symbols(analysis: Analysis) -> list[Symbol]:
             top.append(symbol)
         else:
             inner.setdefault(d.scope, []).append(symbol)
-    out = [Symbol(x.name, x.kind, x.detail, x.whole, x.span, tuple(inner.get(x.whole, ())))
+    out = [Symbol(x.name, x.kind, x.detail, x.whole, x.span, tuple(sorted(inner.get(x.whole, ()), key=lambda c: (c.whole.line, c.whole.col))))
            if x.kind == "block" else x for x in top]
     return sorted(out, key=lambda x: (x.whole.line, x.whole.col))
 

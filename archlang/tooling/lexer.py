@@ -29,15 +29,21 @@ class ArchLexer(RegexLexer):
             (r"\r?\n|;", Whitespace),
             (r"#.*?$", Comment.Single),
             (r'"[^"\n]*"', String.Double),
-            (r"(network|block)(\s+)([A-Za-z_]\w*)", bygroups(Keyword.Declaration, Whitespace, Name.Class)),
-            (words(("network", "block", "input", "use"), suffix=r"\b"), Keyword.Declaration),
-            (words(("if", "then", "else", "and", "or", "not"), suffix=r"\b"), Keyword),
+            (r"(network|block|variant)(\s+)([A-Za-z_]\w*)", bygroups(Keyword.Declaration, Whitespace, Name.Class)),
+            (r"\boutput\b", Keyword.Declaration, "output"),
+            (words(("network", "block", "variant", "input", "use"), prefix=r"\b", suffix=r"\b"), Keyword.Declaration),
+            (r"(when)(\s+)(training)\b", bygroups(Keyword, Whitespace, Keyword.Pseudo)),
+            (r"(as)(\s+)([A-Za-z_]\w*)", bygroups(Keyword, Whitespace, Name.Variable)),  # (chain) * n as i
+            (words(("if", "then", "else", "and", "or", "not", "assert", "when", "as"), prefix=r"\b", suffix=r"\b"),
+             Keyword),
+            (r"([A-Za-z_]\w*)([ \t]*)(:)", bygroups(Name.Label, Whitespace, Punctuation)),  # cv1: cbs(c)
+            (r"([A-Za-z_]\w*)([ \t]+)(=)(?!=)", bygroups(Name.Variable, Whitespace, Operator)),  # p3 = ..., a binding
             (r"(in)(\.)([A-Za-z_]\w*)", bygroups(Keyword.Pseudo, Punctuation, Name.Attribute)),
             (words(COMBINATOR_NAMES, suffix=r"(?=\s*\()"), Name.Builtin),
             (words(FUNCTION_NAMES, suffix=r"(?=\()"), Name.Function.Magic),
             (r"\d+(x\d+)+(?![\w.])", Number.Integer),  # sizes: 5x5, 28x28x192
-            (r"(\d+\.\d*|\.\d+)([eE][-+]?\d+)?|\d+[eE][-+]?\d+", Number.Float),
-            (r"\d+(?![\w.])", Number.Integer),
+            (r"((\d+\.\d*|\.\d+)([eE][-+]?\d+)?|\d+[eE][-+]?\d+)[KMG]?(?![\w.])", Number.Float),
+            (r"\d+[KMG]?(?![\w.])", Number.Integer),  # 5M is 5,000,000
             (r"[xspgd]\d+(x\d+)?(?![\w.])", Name.Attribute),  # flags: x64, s2, p0x3
             (r"[xspgd](?=\()", Name.Attribute),  # x(c * 4)
             (words(("same", "valid", "nobias", "ceil", "pixelwise", "affine"), prefix=r"\b", suffix=r"\b"), Name.Constant),
@@ -46,8 +52,17 @@ class ArchLexer(RegexLexer):
             (r"[A-Za-z_]\w*(?=\()", Name.Function),  # block calls
             (r"[A-Za-z_]\w*", Name),
             (r"->", Operator),
-            (r"//|==|!=|<=|>=|[-+*/%<>=]", Operator),
+            (r"\*\*|//|==|!=|<=|>=|[-+*/%<>=]", Operator),
             (r"[(){},.]", Punctuation),
             (r".", Error),  # no character of archlang: the analysis reports it too
+        ],
+        "output": [  # output a, key = b when training: names of tensors (p3 is no flag here)
+            (r"[ \t\f]+", Whitespace),
+            (r"#.*?$", Comment.Single),
+            (r"(when)(\s+)(training)\b", bygroups(Keyword, Whitespace, Keyword.Pseudo)),
+            (r"([A-Za-z_]\w*)([ \t]*)(=)", bygroups(Name.Attribute, Whitespace, Operator)),
+            (r"[A-Za-z_]\w*", Name.Variable),
+            (r",", Punctuation),
+            (r"", Whitespace, "#pop"),  # anything else (the end of the line) ends the statement
         ],
     }

@@ -33,6 +33,7 @@ _COMPLETION_KINDS = {
 _SYMBOL_KINDS = {
     "block": lsp.SymbolKind.Class, "binding": lsp.SymbolKind.Variable, "constant": lsp.SymbolKind.Constant,
     "parameter": lsp.SymbolKind.TypeParameter, "network": lsp.SymbolKind.Module,
+    "variant": lsp.SymbolKind.EnumMember, "label": lsp.SymbolKind.Field,
 }
 
 
