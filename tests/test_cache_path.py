@@ -9,6 +9,8 @@ import sys
 
 import platformdirs
 
+import archlang.lang.parser as p
+
 from conftest import ROOT
 
 
@@ -18,7 +20,7 @@ def test_tables_cached_where_platformdirs_says(tmp_path) -> None:
             "archlang.check('input 4x4x1\\nconv 3x3 x2\\n')")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
     assert run.returncode == 0, run.stderr
-    expected = tmp_path / "archlang" / "lark-lalr.cache"
+    expected = tmp_path / "archlang" / p.CACHE_NAME
     assert run.stdout.strip() == str(expected)
     assert expected.is_file() and expected.stat().st_size > 0
     if sys.platform.startswith("linux"):

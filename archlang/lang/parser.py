@@ -1,14 +1,22 @@
 """Text to :class:`archlang.syntax.Module`: the Lark grammar, its layout post-lexer and a pure
-transformer. The grammar is loaded once, lazily, as an LALR parser."""
+transformer that Lark's LALR parser calls as it reduces each rule, so that no parse tree is built.
+The grammar is loaded once, lazily, from cached LALR tables.
+
+Spans come from tokens, not from Lark's position propagation (which costs about half the parse):
+a rule ends at the last token shifted before it is reduced (the post-lexer remembers it), and
+starts at its first child, or, for the rules that open with a keyword or bracket the tree drops
+(`network`, `(`, `not`, ...), at the token just before that child (the post-lexer remembers the
+tokens that follow those keywords)."""
 
 from __future__ import annotations
 
 import functools
+import threading
 from pathlib import Path
 from typing import Any, Iterator
 
 from lark import Lark, Transformer, v_args
-from lark.exceptions import UnexpectedInput, VisitError
+from lark.exceptions import UnexpectedInput
 from lark.lark import PostLex
 
 from . import syntax as s
@@ -16,12 +24,17 @@ from ..core.errors import ArchError, Diagnostic, Severity, Span, source_lines
 from ..core.limits import MAX_DIGITS, MAX_NUMBER
 
 GRAMMAR_NAME = "archlang.lark"
+# The tables' file: Lark rewrites it when the grammar or the parser's options change, so its name
+# changes with the options, lest two installed versions of archlang rewrite it in turn.
+CACHE_NAME = "lark-lalr-tokenspans.cache"
 
 # Tokens after which a newline never ends a statement (an operator or keyword that needs more),
 # and before which it never does.
 _CONTINUES_AFTER = {"_ARROW", "LBRACE", "COMMA", "EQUAL", "LPAR", "_NL", "IF", "THEN", "ELSE", "AND", "OR",
                     "NOT", "ADD_OP", "MUL_OP", "POW_OP", "COMP_OP", "COLON", "_AS"}
 _CONTINUES_BEFORE = {"_ARROW", "RBRACE", "THEN", "ELSE"}
+# Tokens the parse drops that open a rule (the rule's span starts at them, before its first child).
+_OPENERS = {"NETWORK", "USE", "BLOCK", "OUTPUT", "VARIANT", "ASSERT", "NOT", "IN", "DOT", "LPAR", "IF"}
 
 
 def grammar_path() -> Path:
@@ -36,12 +49,26 @@ def grammar_path() -> Path:
 class Layout(PostLex):
     """Post-lexer: newlines separate statements, except inside parentheses, around `->`, after
     `,` `=` `{` and operators, around `then` and `else`, and before `}`. Runs of newlines collapse
-    into one."""
+    into one.
+
+    Beside the layout it remembers, for the spans, the last two tokens it gave the parser (at a
+    reduction the parser holds one token of lookahead, so the one before it is the rule's last),
+    and the token before each token that follows a dropped opening keyword."""
 
     always_accept = ("_NL",)
 
+    def __init__(self) -> None:
+        self.previous: Any = None
+        self.current: Any = None
+        self.done = False
+        self.opener: dict[tuple[int, int], Any] = {}
+
     def process(self, stream: Iterator[Any]) -> Iterator[Any]:
         depth, previous, pending = 0, None, None
+        self.previous = self.current = None
+        self.done = False
+        opener: dict[tuple[int, int], Any] = {}
+        self.opener = opener
         for token in stream:
             kind = token.type
             if kind == "_NL":
@@ -49,21 +76,33 @@ class Layout(PostLex):
                     pending = pending or token
                 continue
             if pending is not None and kind not in _CONTINUES_BEFORE:
+                self.previous, self.current = self.current, pending
                 yield pending
             pending = None
             if kind == "LPAR":
                 depth += 1
             elif kind == "RPAR":
                 depth = max(0, depth - 1)
+            if previous in _OPENERS:
+                opener[token.line, token.column] = self.current
             previous = kind
+            self.previous, self.current = self.current, token
             yield token
+        self.done = True  # the parser's next token is the end of input, which follows no shift
+
+    def last(self) -> Any:
+        """The last token the parser has shifted, while it reduces a rule."""
+        return self.current if self.done else self.previous
+
+
+# One parser, whose transformer and post-lexer keep per-parse state: parses take turns.
+_LOCK = threading.RLock()
 
 
 @functools.lru_cache(maxsize=1)
 def _lark() -> Any:
     return Lark(grammar_path().read_text(encoding="utf-8"), parser="lalr", lexer="basic",
-                postlex=Layout(), propagate_positions=True, maybe_placeholders=True,
-                cache=_cache_file())
+                postlex=_LAYOUT, maybe_placeholders=True, transformer=_TO_SYNTAX, cache=_cache_file())
 
 
 def _cache_file() -> str | bool:
@@ -78,31 +117,49 @@ def _cache_file() -> str | bool:
     folder = user_cache_dir("archlang", appauthor=False)
     try:
         os.makedirs(folder, exist_ok=True)
-        return os.path.join(folder, "lark-lalr.cache") if os.access(folder, os.W_OK) else True
+        return os.path.join(folder, CACHE_NAME) if os.access(folder, os.W_OK) else True
     except OSError:
-        return os.path.join(tempfile.gettempdir(), "archlang-lark-lalr.cache")
+        return os.path.join(tempfile.gettempdir(), f"archlang-{CACHE_NAME}")
 
 
 @functools.lru_cache(maxsize=256)
 def parse(text: str, file: str = "<spec>") -> s.Module:
     """Parse the text of one ``.arch`` file; raises :class:`ArchError` on a syntax error."""
-    try:
-        return s.Module(file, tuple(ToSyntax(file).transform(_lark().parse(text))))
-    except UnexpectedInput as exc:
-        raise ArchError(_syntax_errors(exc, text, file), {file: text}) from None
-    except RecursionError:
-        raise ArchError([Diagnostic(Severity.ERROR, "the spec is nested too deeply to read",
-                                    Span(file, 1, 1, 1, 2))], {file: text}) from None
-    except VisitError as exc:  # a statement the transformer refuses (`input` with two shapes)
-        if isinstance(exc.orig_exc, ArchError):
-            raise ArchError(exc.orig_exc.diagnostics, {file: text}) from None
-        if isinstance(exc.orig_exc, RecursionError):
+    with _LOCK:
+        lark = _lark()
+        _TO_SYNTAX.file = file
+        try:
+            return s.Module(file, tuple(lark.parse(text)))
+        except UnexpectedInput as exc:
+            raise ArchError(_syntax_errors(exc, text, file), {file: text}) from None
+        except ArchError as exc:  # a statement the transformer refuses (`input` with two shapes)
+            _syntax_only(text, file)  # the whole file's syntax errors come first, as they always did
+            raise ArchError(exc.diagnostics, {file: text}) from None
+        except RecursionError:
             raise ArchError([Diagnostic(Severity.ERROR, "the spec is nested too deeply to read",
                                         Span(file, 1, 1, 1, 2))], {file: text}) from None
-        raise
 
 
 # --- syntax errors -----------------------------------------------------------------------
+
+
+def _syntax_only(text: str, file: str) -> None:
+    """Raises the syntax errors of ``text``, if it has any."""
+    try:
+        _syntax_tree_free(text)
+    except UnexpectedInput as exc:
+        raise ArchError(_syntax_errors(exc, text, file), {file: text}) from None
+
+
+def _syntax_tree_free(text: str) -> None:
+    """Parse ``text`` building nothing (so that no rule's own refusal stops it); raises Lark's
+    :class:`UnexpectedInput` at its first syntax error."""
+    _TO_SYNTAX.building = False
+    try:
+        _lark().parse(text)
+    finally:
+        _TO_SYNTAX.building = True
+
 
 MAX_SYNTAX_ERRORS = 10
 _CONTINUATION = ("->", ")", "}", "then", "else")
@@ -121,7 +178,7 @@ def _syntax_errors(first: Any, text: str, file: str) -> list[Diagnostic]:
         if not 1 <= line <= len(lines) or not _blank_statement(lines, line - 1):
             break
         try:
-            _lark().parse("\n".join(lines))
+            _syntax_tree_free("\n".join(lines))
             break
         except UnexpectedInput as again:
             if (getattr(again, "line", 0) or 0) <= line:
@@ -228,14 +285,59 @@ def _syntax_diagnostic(exc: Any, text: str, file: str) -> Diagnostic:
 # --- parse tree to syntax tree -------------------------------------------------------------
 
 
-@v_args(meta=True)
-class ToSyntax(Transformer):
-    """Lark tree to syntax tree, bottom-up: each rule's children arrive already built. Pure:
-    no names are resolved."""
+class Meta:
+    """A rule's extent as Lark's ``meta`` gives it: from its first token to its last."""
 
-    def __init__(self, file: str):
+    __slots__ = ("line", "column", "end_line", "end_column")
+
+    def __init__(self, line: int, column: int, end_line: int, end_column: int):
+        self.line, self.column, self.end_line, self.end_column = line, column, end_line, end_column
+
+
+def _first(kids: list[Any]) -> Any:
+    """The first child with a position: a token, or a syntax node with its span."""
+    for kid in kids:
+        if kid is not None and not isinstance(kid, (str, tuple, list)) or hasattr(kid, "line"):
+            return kid
+    return None
+
+
+def _with_meta(f: Any, data: str, kids: list[Any], _meta: Any) -> Any:
+    """Lark's visit wrapper for :class:`ToSyntax`: calls ``f(meta, kids)`` with the rule's extent."""
+    if not _TO_SYNTAX.building:
+        return None
+    layout = _LAYOUT
+    last = layout.last()
+    if last is None:  # nothing shifted yet: an empty file or block body, which has no span
+        return f(None, kids)
+    first = _first(kids)
+    if first is None:
+        start = last
+    elif hasattr(first, "line"):  # a token
+        start = first
+    else:
+        start = first.span
+        start = Meta(start.line, start.col, start.end_line, start.end_col)
+    if first is not None:
+        for _ in range(_OPENED.get(data, 0)):
+            start = layout.opener[start.line, start.column]
+    return f(Meta(start.line, start.column, last.end_line, last.end_column), kids)
+
+
+# The rules that open with keywords or brackets the parse drops, and how many (`in` `.` in `in.c`).
+_OPENED = {"header": 1, "use_stmt": 1, "block_def": 1, "output_stmt": 1, "variant_stmt": 1, "assert_stmt": 1,
+           "not_op": 1, "in_dim": 2, "paren": 1, "if_expr": 1, "paren_arg": 1}
+
+
+@v_args(wrapper=_with_meta)
+class ToSyntax(Transformer):
+    """Lark's reductions to syntax tree, bottom-up: each rule's children arrive already built.
+    Pure: no names are resolved. The file is set per parse."""
+
+    def __init__(self) -> None:
         super().__init__(visit_tokens=False)
-        self.file = file
+        self.file = "<spec>"
+        self.building = True  # False while a file is only checked for syntax errors
 
     def _span(self, m: Any) -> Span:
         return Span(self.file, m.line, m.column, m.end_line, m.end_column)
@@ -418,6 +520,8 @@ class ToSyntax(Transformer):
         return str(kids[0])[1:-1]
 
 
+_LAYOUT = Layout()
+_TO_SYNTAX = ToSyntax()
 
 _SUFFIXES = {"K": 1_000, "M": 1_000_000, "G": 1_000_000_000}
 

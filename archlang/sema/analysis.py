@@ -5,21 +5,56 @@ on the shape flowing into it (``in.c``)."""
 
 from __future__ import annotations
 
+from typing import Any, Mapping
+
 from ..core.ir import Node
 from ..core.opdef import MergeDef, OpDef
 from ..core.shapes import Shape
 
 
+# The analyses of layers already seen: the same op with the same attributes on the same input
+# shape (a repeated block, a long chain) gives the same result, as every rule is pure.
+_SEEN: dict[tuple[Any, ...], tuple[OpDef, Mapping[str, Any], Shape, int, int, list[str]]] = {}
+_SEEN_LIMIT = 4096
+# Attribute values keyed exactly: `1`, `1.0` and `True` are equal keys in Python but not the same
+# attribute, so a value's type is part of its key and only plain values and tuples of them qualify.
+_PLAIN = (int, float, str, bool, type(None))
+
+
+def _key(op: OpDef, in_shape: Shape, attrs: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    """The memo key of an analysis, or None where an attribute is not a plain value."""
+    if type(in_shape) is not tuple or not all(type(n) is int for n in in_shape):
+        return None
+    items: list[Any] = [id(op), in_shape]
+    for name, value in attrs.items():
+        if type(value) is tuple:
+            if not all(type(v) in _PLAIN for v in value):
+                return None
+            items.append((name, tuple(map(type, value)), value))
+        elif type(value) in _PLAIN:
+            items.append((name, type(value), value))
+        else:
+            return None
+    return tuple(items)
+
+
 def analyse_op(node: Node, op: OpDef, in_shape: Shape) -> list[str]:
     """Apply ``op``'s rules to ``node``: resolve its attributes, then its shape, parameters and
     multiplies from them. Returns warnings, raises :class:`ShapeError`."""
-    resolved = op.resolve(in_shape, node.attrs)
-    out = op.rule(in_shape, resolved)
-    node.resolved = resolved
-    node.shape = out
-    node.params = op.params(in_shape, out, resolved)
-    node.mults = op.mults(in_shape, out, resolved)
-    return op.warnings(in_shape, resolved)
+    key = _key(op, in_shape, node.attrs)
+    seen = _SEEN.get(key) if key is not None else None
+    if seen is None or seen[0] is not op:  # an id is unique only while its op lives
+        resolved = op.resolve(in_shape, node.attrs)
+        out = op.rule(in_shape, resolved)
+        seen = (op, resolved, out, op.params(in_shape, out, resolved), op.mults(in_shape, out, resolved),
+                op.warnings(in_shape, resolved))
+        if key is not None:
+            if len(_SEEN) >= _SEEN_LIMIT:
+                _SEEN.clear()
+            _SEEN[key] = seen
+    _, resolved, node.shape, node.params, node.mults, warnings = seen
+    node.resolved = dict(resolved)  # each node its own, should anything change one
+    return list(warnings)
 
 
 def analyse_merge(node: Node, merge: MergeDef, shapes: list[Shape]) -> None:
