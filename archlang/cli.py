@@ -124,6 +124,11 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--depth", type=_at_least(0), metavar="N", help="fold block instances deeper than N")
     check.add_argument("--width", type=_at_least(1), metavar="COLUMNS", help="table width (default: the terminal's)")
     check.add_argument("--watch", action="store_true", help="check again each time the file is saved")
+    check.add_argument("--rf", action="store_true", help="add each layer's receptive field (always in JSON)")
+    check.add_argument("--count", choices=("macs", "flops", "fvcore", "thop", "ptflops"),
+                       help="add each layer's operations under this counting convention")
+    check.add_argument("--batch", type=_at_least(1), default=1, metavar="N",
+                       help="batch size for the training-memory estimate (default 1)")
 
     comp = sub.add_parser("compile", help="generate a PyTorch model")
     _common(comp)
@@ -208,10 +213,13 @@ def _writing(path: str) -> Iterator[None]:
 def cmd_check(args: argparse.Namespace) -> ExitCode:
     if args.watch:
         return _watch(argparse.Namespace(**{**vars(args), "watch": False}))
+    from .analyses import enrich
     from .emit.formats import write
     from .report import Report
 
-    report = Report.of(_load(args))
+    # receptive fields are computed only when shown: `--rf`, or JSON, whose rows carry them
+    report = enrich(Report.of(_load(args)), fields=args.rf or args.format == "json", count=args.count,
+                    batch=args.batch, columns=args.rf)
     if args.depth is not None:
         report = report.fold(args.depth)
     write(report, args.format, sys.stdout, color=sys.stdout.isatty(), width=args.width)

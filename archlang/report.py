@@ -4,7 +4,7 @@ Formatting lives in :mod:`archlang.formats`."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any, Mapping, Protocol
 
 from .core.errors import Diagnostic
 from .core.ir import Frame, FrameKind, Graph, Node
@@ -26,10 +26,11 @@ class Row:
     line: int
     depth: int = 0  # block nesting depth of the row
     folded: int = 0  # how many layers a folded block row stands for (0: a single layer)
+    extra: Mapping[str, Any] = field(default_factory=dict)  # figures of analyses asked for (archlang.analyses)
 
     def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "op": self.op, "output": list(self.output), "params": self.params,
-                "mults": self.mults, "trainable": self.trainable, "line": self.line}
+                "mults": self.mults, "trainable": self.trainable, "line": self.line, **self.extra}
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,10 @@ class Report:
     params: dict[str, Any] = field(default_factory=dict)
     warnings: list[Diagnostic] = field(default_factory=list)
     graph: Graph | None = field(default=None, repr=False)
+    # what analyses asked for add (archlang.analyses): totals fields, table columns, summary lines
+    extra_totals: dict[str, Any] = field(default_factory=dict)
+    columns: list[tuple[str, str]] = field(default_factory=list)  # (header, key in Row.extra)
+    summary: list[str] = field(default_factory=list)
 
     @classmethod
     def of(cls, graph: Graph) -> "Report":
@@ -85,12 +90,14 @@ class Report:
         if self.graph is None:
             return self
         outputs = {b.path: b for b in self.graph.blocks}
+        unfolded = dict(zip((n.index for n in self.graph.layers), self.rows))
         rows: list[Row] = []
         groups: dict[str, int] = {}
         for node in self.graph.layers:
             path = fold_path(node.frames, depth)
+            own = unfolded.get(node.index) or _row(node)
             if path is None:
-                rows.append(_row(node))
+                rows.append(own)
                 continue
             if path not in groups:
                 block = outputs[path]
@@ -100,9 +107,10 @@ class Report:
             i = groups[path]
             r = rows[i]
             rows[i] = replace(r, params=r.params + node.params, mults=r.mults + node.mults,
-                              trainable=r.trainable and node.trainable, folded=r.folded + 1)
+                              trainable=r.trainable and node.trainable, folded=r.folded + 1,
+                              extra=_folded_extra(r.extra, own.extra, node.index == outputs[path].output))
         return Report(self.network, self.file, self.input, self.output, rows, self.totals, self.params,
-                      self.warnings, self.graph)
+                      self.warnings, self.graph, dict(self.extra_totals), list(self.columns), list(self.summary))
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document of ``archlang check --format json``."""
@@ -113,7 +121,8 @@ class Report:
             "layers": [r.as_dict() for r in self.rows],
             "totals": {"params": t.params, "trainable_params": t.trainable_params,
                        "frozen_params": t.frozen_params, "mults": t.mults, "activations": t.activations,
-                       "activation_bytes": t.activation_bytes, "param_bytes": t.param_bytes},
+                       "activation_bytes": t.activation_bytes, "param_bytes": t.param_bytes,
+                       **self.extra_totals},
         }
 
     def __str__(self) -> str:
@@ -165,6 +174,17 @@ def _row(node: Node) -> Row:
     depth = sum(1 for f in node.frames if f.kind == FrameKind.BLOCK)
     return Row(node.name, node.text or node.op, node.shape or (), node.params, node.mults, node.trainable,
                node.span.line if node.span else 0, depth)
+
+
+def _folded_extra(block: Mapping[str, Any], layer: Mapping[str, Any], is_output: bool) -> dict[str, Any]:
+    """A folded row's analysis figures: counts add up; the rest are the block output's."""
+    merged = dict(block)
+    for key, value in layer.items():
+        if isinstance(value, int) and not isinstance(value, bool):
+            merged[key] = merged.get(key, 0) + value
+        elif is_output:
+            merged[key] = value
+    return merged
 
 
 def fold_path(frames: tuple[Frame, ...], depth: int) -> str | None:

@@ -126,3 +126,42 @@ def saved_bytes(graph: Graph, batch: int) -> int:
 
 def _layout(shape: tuple[int, ...]) -> tuple[int, ...]:
     return (shape[2], shape[0], shape[1]) if len(shape) == 3 else shape
+
+
+def counter_totals(graph: Graph) -> dict[str, float]:
+    """fvcore's, thop's and ptflops' totals on the compiled model (batch 1, eval mode); a counter
+    that cannot be imported is left out."""
+    import contextlib
+    import io
+    import logging
+
+    totals: dict[str, float] = {}
+    shape = _layout(graph.input.shape)
+    model = build_module(graph).eval()
+    x = torch.rand(1, *shape)
+    quiet = io.StringIO()
+    with contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
+        logging.disable(logging.WARNING)
+        try:
+            from fvcore.nn import FlopCountAnalysis
+
+            analysis = FlopCountAnalysis(model, x)
+            analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+            totals["fvcore"] = analysis.total()
+        except ImportError:
+            pass
+        try:
+            import thop
+
+            totals["thop"] = thop.profile(model, inputs=(x,), verbose=False)[0]
+        except ImportError:
+            pass
+        try:
+            import ptflops
+
+            totals["ptflops"] = ptflops.get_model_complexity_info(
+                model, shape, as_strings=False, print_per_layer_stat=False)[0]
+        except ImportError:
+            pass
+        logging.disable(logging.NOTSET)
+    return totals

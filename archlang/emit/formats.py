@@ -44,9 +44,19 @@ def human_bytes(n: float) -> str:
     return f"{int(n)} B"
 
 
-def _cells(row: Row) -> tuple[str, ...]:
+def _cells(row: Row, columns: list[tuple[str, str]] = []) -> tuple[str, ...]:
     name = row.name + ("" if row.trainable else " (frozen)")
-    return (name, row.op, fmt(row.output), f"{row.params:,}", f"{row.mults:,}")
+    extra = tuple(_extra_cell(row.extra.get(key)) for _, key in columns)
+    return (name, row.op, fmt(row.output), f"{row.params:,}", f"{row.mults:,}") + extra
+
+
+def _extra_cell(value: object) -> str:
+    """An analysis figure in a table cell: ``427x427`` for a pair, ``-`` for none."""
+    if value is None:
+        return "-"
+    if isinstance(value, (list, tuple)):
+        return "x".join(str(v) for v in value)
+    return f"{value:,}" if isinstance(value, int) else str(value)
 
 
 def summary_lines(report: Report) -> list[str]:
@@ -58,7 +68,7 @@ def summary_lines(report: Report) -> list[str]:
         f"multiplies: {t.mults:,} ({human(t.mults)})",
         f"activations: {t.activations:,} values ({human_bytes(t.activation_bytes)} at fp32)",
         f"parameter memory: {human_bytes(t.param_bytes)} at fp32",
-    ]
+    ] + report.summary
 
 
 def write(report: Report, kind: str, out: TextIO, color: bool = False, width: int | None = None) -> None:
@@ -78,22 +88,25 @@ def table_lines(report: Report, width: int | None = None) -> list[tuple[str, str
     """The table as ``(style, text)`` lines: plain aligned columns, computed once, so that
     10,000 rows cost milliseconds. ``width`` shortens the Op column to fit."""
     t = report.totals
-    rows = [_cells(r) for r in report.rows]
-    total = ("total", "", fmt(report.output), f"{t.params:,}", f"{t.mults:,}")
-    widths = [max(len(h), *(len(r[i]) for r in rows), len(total[i])) for i, h in enumerate(HEADERS)]
+    headers = HEADERS + tuple(h for h, _ in report.columns)
+    rows = [_cells(r, report.columns) for r in report.rows]
+    total = ("total", "", fmt(report.output), f"{t.params:,}", f"{t.mults:,}") + tuple(
+        _extra_cell(report.extra_totals.get(key, {}).get("total")) if isinstance(report.extra_totals.get(key), dict)
+        else "" for _, key in report.columns)
+    widths = [max(len(h), *(len(r[i]) for r in rows), len(total[i])) for i, h in enumerate(headers)]
     widths[1] = min(widths[1], OP_WIDTH)
     if width:
-        widths[1] = max(8, min(widths[1], width - sum(widths) + widths[1] - 2 * (len(HEADERS) - 1)))
+        widths[1] = max(8, min(widths[1], width - sum(widths) + widths[1] - 2 * (len(headers) - 1)))
 
     def line(cells: tuple[str, ...]) -> str:
         out = []
         for i, (cell, w) in enumerate(zip(cells, widths)):
             cell = cell if len(cell) <= w else cell[: w - 1] + "…"
-            out.append(cell.rjust(w) if HEADERS[i] in ("Params", "Mults") else cell.ljust(w))
+            out.append(cell.rjust(w) if i >= 3 else cell.ljust(w))
         return "  ".join(out).rstrip()
 
     rule = "  ".join("─" * w for w in widths)
-    lines = [("title", f"{report.network} ({report.file})"), ("header", line(HEADERS)), ("rule", rule)]
+    lines = [("title", f"{report.network} ({report.file})"), ("header", line(headers)), ("rule", rule)]
     lines += [("row" if r.trainable else "frozen", line(cells)) for r, cells in zip(report.rows, rows)]
     lines += [("rule", rule), ("total", line(total)), ("", "")]
     lines += [("summary", text) for text in summary_lines(report)]
