@@ -40,6 +40,21 @@ def node_outputs(graph: Graph, model: nn.Module, x: torch.Tensor,
     return values
 
 
+class _DilatedAverage(nn.Module):
+    """A dilated max pool's windows, averaged (AvgPool2d has no dilation): a depthwise convolution
+    with equal positive weights."""
+
+    def __init__(self, pool: nn.MaxPool2d) -> None:
+        super().__init__()
+        self.pool = pool
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        p = self.pool
+        k = (p.kernel_size, p.kernel_size) if isinstance(p.kernel_size, int) else p.kernel_size
+        weight = torch.ones(x.shape[1], 1, *k, dtype=x.dtype) / (k[0] * k[1])
+        return nn.functional.conv2d(x, weight, None, p.stride, p.padding, p.dilation, x.shape[1])
+
+
 def _linearised(module: nn.Module) -> nn.Module:
     """The module with positive weights, max pools that average and activations that pass
     gradients everywhere."""
@@ -50,6 +65,8 @@ def _linearised(module: nn.Module) -> nn.Module:
                 child.weight.uniform_(0.5, 1.0).div_(child.weight[0].numel())
                 if child.bias is not None:
                     child.bias.fill_(0.0)
+        elif isinstance(child, nn.MaxPool2d) and child.dilation not in (1, (1, 1)):
+            replacement = _DilatedAverage(child)
         elif isinstance(child, nn.MaxPool2d):
             replacement = nn.AvgPool2d(child.kernel_size, child.stride, child.padding, child.ceil_mode)
         elif isinstance(child, nn.AdaptiveMaxPool2d):

@@ -66,7 +66,9 @@ def saved_for_backward(graph: Graph) -> Saved:
         sources = access.input_nodes(graph, node)
         trainable = node.trainable and node.params > 0
         needs_grad[node.index] = trainable or any(needs_grad[s.index] for s in sources)
-        if sources and (access.op_name(node) in VIEWS or node.index in inplace):
+        shares = access.op_name(node) in VIEWS or node.index in inplace or (
+            access.op_name(node) == "dropout" and access.attr(node, "p") == 0)  # p=0 returns its input
+        if sources and shares:
             owner[node.index] = owner[sources[0].index]
         else:
             owner[node.index] = ("node", node.index)
