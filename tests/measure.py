@@ -4,6 +4,9 @@ saved-for-backward bytes by autograd's own hooks."""
 
 from __future__ import annotations
 
+import contextlib
+from typing import Iterator
+
 import torch
 from torch import nn
 
@@ -120,11 +123,26 @@ def _extent(grad: torch.Tensor) -> tuple[int, int]:
     return (int(rows[-1] - rows[0] + 1), int(cols[-1] - cols[0] + 1))
 
 
+@contextlib.contextmanager
+def _no_initialisation() -> Iterator[None]:
+    """Modules keep their uninitialised weights: counts and saved sizes do not depend on them,
+    and initialising VGG's 138M parameters would dominate the test's time."""
+    names = ("kaiming_uniform_", "uniform_", "ones_", "zeros_")
+    saved = {name: getattr(nn.init, name) for name in names}
+    try:
+        for name in names:
+            setattr(nn.init, name, lambda tensor, *args, **kwargs: tensor)
+        yield
+    finally:
+        for name, fn in saved.items():
+            setattr(nn.init, name, fn)
+
+
 def saved_bytes(graph: Graph, batch: int) -> int:
     """Bytes of the storages autograd saves for backward in one training-mode forward pass
     (float32, CPU), each storage once, parameters left out."""
-    torch.manual_seed(0)
-    model = build_module(graph).train()
+    with _no_initialisation():
+        model = build_module(graph).train()
     params = {p.untyped_storage().data_ptr() for p in model.parameters()}
     storages: dict[int, int] = {}
 
@@ -148,13 +166,13 @@ def _layout(shape: tuple[int, ...]) -> tuple[int, ...]:
 def counter_totals(graph: Graph) -> dict[str, float]:
     """fvcore's, thop's and ptflops' totals on the compiled model (batch 1, eval mode); a counter
     that cannot be imported is left out."""
-    import contextlib
     import io
     import logging
 
     totals: dict[str, float] = {}
     shape = _layout(graph.input.shape)
-    model = build_module(graph).eval()
+    with _no_initialisation():
+        model = build_module(graph).eval()
     x = torch.rand(1, *shape)
     quiet = io.StringIO()
     with contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
