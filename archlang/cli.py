@@ -157,6 +157,25 @@ def parser() -> argparse.ArgumentParser:
     scale.add_argument("--beta", type=_base, default=1.1, help="width base (default 1.1)")
     scale.add_argument("--gamma", type=_base, default=1.15, help="resolution base (default 1.15)")
 
+    sizes = sub.add_parser("sizes", help="the input heights and widths the spec accepts")
+    sizes.add_argument("file", help="the .arch spec")
+    sizes.add_argument("-D", dest="defines", action="append", type=_define, default=[], metavar="NAME=VALUE",
+                       help="override a header parameter (repeatable)")
+    sizes.add_argument("--upto", type=_at_least(1), default=1024, metavar="N", help="largest size listed (default 1024)")
+    sizes.add_argument("--format", choices=("table", "json"), default="table")
+
+    diff = sub.add_parser("diff", help="compare two specs layer by layer")
+    diff.add_argument("a", help="the first .arch spec")
+    diff.add_argument("b", help="the second .arch spec")
+    diff.add_argument("-D", dest="defines", action="append", type=_define, default=[], metavar="NAME=VALUE",
+                      help="override a header parameter in both specs (repeatable)")
+    diff.add_argument("--da", action="append", type=_define, default=[], metavar="NAME=VALUE",
+                      help="override a header parameter in the first spec only")
+    diff.add_argument("--db", action="append", type=_define, default=[], metavar="NAME=VALUE",
+                      help="override a header parameter in the second spec only")
+    diff.add_argument("--format", choices=("table", "json"), default="table")
+    diff.add_argument("--exit-code", action="store_true", help="exit 1 when the specs differ")
+
     sub.add_parser("ops", help="list the ops and what they take")
 
     imp = sub.add_parser("import", help="write the spec of a PyTorch model (runs the model's own code)",
@@ -182,7 +201,10 @@ def _load(args: argparse.Namespace) -> Graph:
     """The spec analysed with the command line's parameters and input; its warnings printed."""
     from .api import load_file
 
+    from .analyses.lints import lint
+
     graph = load_file(args.file, dict(args.defines), args.input)
+    graph.warnings += [w for w in lint(graph) if w not in graph.warnings]
     print_diagnostics(graph.warnings, graph.sources)
     return graph
 
@@ -224,6 +246,39 @@ def cmd_check(args: argparse.Namespace) -> ExitCode:
         report = report.fold(args.depth)
     write(report, args.format, sys.stdout, color=sys.stdout.isatty(), width=args.width)
     return ExitCode.OK
+
+
+def cmd_sizes(args: argparse.Namespace) -> ExitCode:
+    import json
+
+    from .analyses import sizes
+    from .api import load_file
+
+    params = dict(args.defines)
+    graph = _load(argparse.Namespace(file=args.file, defines=args.defines, input=None))
+    found = sizes.report(graph, args.upto, lambda shape: load_file(args.file, params, shape))
+    if args.format == "json":
+        doc = {axis: {"rule": r.rule, "values": r.values} for axis, r in found.items()}
+        print(json.dumps(doc, indent=2))
+        return ExitCode.OK
+    print(f"{graph.name} ({graph.file}): input {'x'.join(map(str, graph.input.shape or ()))}, sizes 1 to {args.upto}")
+    for axis, r in found.items():
+        other = "width" if axis == "height" else "height"
+        print(f"{axis}: {r.rule}  ({len(r.values)} sizes, {other} held at the spec's)")
+        shown = ", ".join(map(str, r.values[:12])) + (", ..." if len(r.values) > 12 else "")
+        print(f"  {shown or 'none'}")
+    return ExitCode.OK
+
+
+def cmd_diff(args: argparse.Namespace) -> ExitCode:
+    from .analyses import diff
+
+    both = dict(args.defines)
+    a = diff.side(args.a, {**both, **dict(args.da)})
+    b = diff.side(args.b, {**both, **dict(args.db)})
+    result = diff.compare(a, b)
+    print(diff.render(result, args.format), end="")
+    return ExitCode.SPEC if args.exit_code and result.differs else ExitCode.OK  # 1 as `git diff --exit-code`
 
 
 def cmd_ops(args: argparse.Namespace) -> ExitCode:
@@ -465,6 +520,7 @@ def cmd_import(args: argparse.Namespace) -> ExitCode:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], ExitCode]] = {
     "check": cmd_check, "compile": cmd_compile, "render": cmd_render, "scale": cmd_scale, "ops": cmd_ops,
+    "sizes": cmd_sizes, "diff": cmd_diff,
     "fmt": cmd_fmt, "lsp": cmd_lsp, "import": cmd_import,
 }
 
