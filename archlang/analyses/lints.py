@@ -44,7 +44,7 @@ def uneven_same(graph: Graph) -> list[Diagnostic]:
         pads = access.attr(node, "pads")
         if not access.attr(node, "same") or not pads or all(b == a for b, a in pads):
             continue
-        sides = " and ".join(f"{b} before, {a} after" for b, a in dict.fromkeys(pads))
+        sides = " and ".join(f"{b} before, {a} after" for b, a in dict.fromkeys(pads) if b != a)
         found.append(Diagnostic("warning", f"`same` pads unevenly here ({sides}): the output shifts by half a pixel",
                                 node.span, "use an odd kernel, or pad explicitly (`p1`) if the shift is intended"))
     return found
