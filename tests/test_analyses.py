@@ -85,6 +85,7 @@ def test_receptive_field_matches_gradients_on_the_zoo(spec: str, shape: tuple[in
 
 
 @pytest.mark.slow
+@pytest.mark.exhaustive
 @pytest.mark.parametrize("spec, params, shape", [
     ("resnet", {"depth": 18}, (512, 512, 3)), ("mobilenet_v2", {}, (544, 544, 3)),
     ("alexnet", {}, (227, 227, 3)), ("mobilenet_v1", {}, (320, 320, 3)),
@@ -161,6 +162,7 @@ def test_training_memory_matches_autograd_at_reduced_size(path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.exhaustive
 @pytest.mark.parametrize("path", ZOO, ids=lambda p: p.stem)
 def test_training_memory_matches_autograd_at_full_size(path: Path) -> None:
     graph = _graph(path, reduced=False)
@@ -217,6 +219,7 @@ def test_counts_equal_the_counters_at_reduced_size(path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.exhaustive
 @pytest.mark.parametrize("path", ZOO, ids=lambda p: p.stem)
 def test_counts_equal_the_counters_at_full_size(path: Path) -> None:
     _assert_counts(_graph(path, reduced=False))

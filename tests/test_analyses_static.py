@@ -63,6 +63,7 @@ def test_sizes_equal_brute_force_on_the_zoo(path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.exhaustive
 @pytest.mark.parametrize("path", ZOO, ids=lambda p: p.stem)
 def test_sizes_equal_brute_force_on_the_whole_zoo(path: Path) -> None:
     graph = load(path)
