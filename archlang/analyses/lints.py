@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 from ..errors import Diagnostic
 from ..ir import Graph, Node
 from ..shapes import fmt, is_volume
@@ -50,10 +52,39 @@ def uneven_same(graph: Graph) -> list[Diagnostic]:
     return found
 
 
+def _rates(graph: Graph, axis: int) -> dict[int, Fraction | None]:
+    """How fast each layer's size grows with the input size along ``axis`` (None: a vector)."""
+    rates: dict[int, Fraction | None] = {0: Fraction(1)}
+    for node in graph.layers:
+        source = rates[node.inputs[0]] if node.inputs else None
+        name = access.op_name(node)
+        if source is None or not is_volume(access.shape(node)):
+            rates[node.index] = None
+        elif name in ("conv", "dwconv", "maxpool", "avgpool"):
+            rates[node.index] = source / access.attr(node, "stride")[axis]
+        elif name in ("convt", "upsample"):
+            rates[node.index] = source * access.attr(node, "stride" if name == "convt" else "scale")[axis]
+        elif name in access.ADAPTIVE_POOLS or name in access.GLOBAL_POOLS:
+            rates[node.index] = Fraction(0)
+        else:
+            rates[node.index] = source
+    return rates
+
+
+def _uneven_concat(graph: Graph) -> bool:
+    """Whether some concat joins branches whose sizes grow at different rates (cheap, one pass)."""
+    for axis in (0, 1):
+        rates = _rates(graph, axis)
+        for node in graph.layers:
+            if access.op_name(node) == "concat" and len({rates[i] for i in node.inputs}) > 1:
+                return True
+    return False
+
+
 def fragile_concats(graph: Graph) -> list[Diagnostic]:
     """A concat whose branches have the same size only at a few input sizes (different strides
     that happen to meet at the spec's input)."""
-    if not any(access.op_name(n) == "concat" for n in graph.layers) or not is_volume(graph.input.shape):
+    if not is_volume(graph.input.shape) or not _uneven_concat(graph):
         return []
     found = []
     for axis, var in ((0, "height"), (1, "width")):
