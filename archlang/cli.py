@@ -235,7 +235,7 @@ def _writing(path: str) -> Iterator[None]:
 def cmd_check(args: argparse.Namespace) -> ExitCode:
     if args.watch:
         return _watch(argparse.Namespace(**{**vars(args), "watch": False}))
-    from .analyses import enrich
+    from .analyses.enrich import enrich
     from .emit.formats import write
     from .report import Report
 

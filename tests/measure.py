@@ -10,9 +10,9 @@ from typing import Iterator
 import torch
 from torch import nn
 
-from archlang.codegen import plan
-from archlang.ir import Graph
-from archlang.torch_backend import build_module
+from archlang.emit.codegen import plan
+from archlang.core.ir import Graph
+from archlang.emit.build import build_module
 
 
 def node_outputs(graph: Graph, model: nn.Module, x: torch.Tensor,

@@ -13,7 +13,7 @@ import pytest
 
 from archlang.analyses import counting, memory, rf
 from archlang.api import load
-from archlang.errors import ArchError
+from archlang.core.errors import ArchError
 
 from conftest import ROOT, SPECS, run_cli
 
@@ -192,7 +192,7 @@ def test_training_memory_in_summary_and_json() -> None:
     status, out, _ = run_cli("check", str(SPECS / "resnet.arch"), "--batch", "32")
     assert "training memory at batch 32 (fp32)" in out and "Adam" in out and "assumes:" in out
     status, _, err = run_cli("check", str(SPECS / "resnet.arch"), "--batch", "0")
-    assert status == 2 and "positive whole number" in err
+    assert status == 2 and "expected 1 or more" in err
 
 
 # --- counting conventions ------------------------------------------------------------------

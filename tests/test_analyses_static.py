@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from archlang.analyses import sizes
+from archlang.analyses.lints import lint
 from archlang.api import load
-from archlang.errors import ArchError
+from archlang.core.errors import ArchError
 from conftest import ROOT, SPECS, run_cli, write
 
 NETWORKS = ROOT / "tests" / "networks"
@@ -155,18 +156,18 @@ def test_sizes_and_diff_never_import_torch() -> None:
 
 
 def _warnings(text: str) -> list[str]:
-    return [w.message for w in load(text).warnings]
+    return [w.message for w in lint(load(text))]
 
 
 def test_lint_unused_binding() -> None:
     found = _warnings("input 16x16x3\na = conv 3x3 x4\nb = conv 1x1 x4\na -> relu")
     assert found == ["`b` is computed but feeds nothing"]
-    assert load("input 16x16x3\na = conv 3x3 x4\nb = conv 1x1 x4\na -> relu").warnings[0].span.line == 3
+    assert lint(load("input 16x16x3\na = conv 3x3 x4\nb = conv 1x1 x4\na -> relu"))[0].span.line == 3
     assert _warnings("input 16x16x3\na = conv 3x3 x4\nb = conv 1x1 x4\nconcat(a, b)") == []
 
 
 def test_lint_channel_first_input() -> None:
-    found = load("input 3x224x224\nconv 1x1 x4").warnings
+    found = lint(load("input 3x224x224\nconv 1x1 x4"))
     assert [w.message for w in found] == ["the input `3x224x224` looks channel-first: archlang reads HxWxC"]
     assert found[0].help == "for 3 channels of 224x224, write `input 224x224x3`"
     assert _warnings("input 224x224x3\nconv 1x1 x4") == []
@@ -186,8 +187,16 @@ def test_lint_concat_that_agrees_only_at_some_sizes() -> None:
     assert _warnings(CASES["unet_two_levels"]) == []
 
 
+def test_check_prints_lints_with_locations(tmp_path: Path) -> None:
+    spec = write(tmp_path, "cf.arch", "input 3x64x64\nconv 4x4 same x8")
+    status, _, err = run_cli("check", str(spec))
+    assert status == 0
+    assert "cf.arch:1:1: warning: the input `3x64x64` looks channel-first" in err
+    assert "cf.arch:2:1: warning: `same` pads unevenly here (1 before, 2 after)" in err
+
+
 def test_zoo_has_no_lint_warnings() -> None:
     for path in ZOO:
         graph = load(path)
-        assert not [w for w in graph.warnings if "feeds nothing" in w.message or "channel-first" in w.message
+        assert not [w for w in lint(graph) if "feeds nothing" in w.message or "channel-first" in w.message
                     or "agree in" in w.message], path.stem

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..ir import Graph, Node
-from ..shapes import Shape, is_volume
+from ..core.ir import Graph, Node
+from ..core.shapes import Shape, is_volume
+from ..ops import MERGES
 
 GLOBAL_POOLS = frozenset({"gap", "gmp"})
 ADAPTIVE_POOLS = frozenset({"adaptiveavgpool", "adaptivemaxpool"})
@@ -15,6 +16,11 @@ ADAPTIVE_POOLS = frozenset({"adaptiveavgpool", "adaptivemaxpool"})
 def op_name(node: Node) -> str:
     """The registry name of the node's op (``conv``, ``add``, ``input``...)."""
     return node.op
+
+
+def is_merge(node: Node) -> bool:
+    """A combinator joining branches (``concat``, ``add``, ``mul``, and any merge registered later)."""
+    return op_name(node) in MERGES
 
 
 def attr(node: Node, key: str, default: Any = None) -> Any:

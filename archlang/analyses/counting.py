@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ..ir import Graph, Node
-from ..shapes import numel
+from ..core.ir import Graph, Node
+from ..core.shapes import numel
 from . import access
 
 CONVENTIONS = {

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from typing import Any
 
+from ..core.shapes import fmt
 from ..report import Report, Row
-from ..shapes import fmt
 
 
 @dataclass

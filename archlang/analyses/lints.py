@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from ..errors import Diagnostic
-from ..ir import Graph, Node
-from ..shapes import fmt, is_volume
+from ..core.errors import Diagnostic
+from ..core.ir import Graph, Node
+from ..core.shapes import fmt, is_volume
 from . import access, sizes
 
 CHANNEL_COUNTS = (1, 2, 3, 4)  # what a channel-first input's first dimension usually is

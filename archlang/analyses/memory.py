@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..codegen import plan
-from ..ir import Graph, Node
-from ..shapes import numel
+from ..core.ir import Graph, Node
+from ..core.shapes import numel
+from ..emit.codegen import inplace_activations
 from . import access
 
 FLOAT32, INT64 = 4, 8
@@ -56,7 +56,7 @@ def _keep(saved: Saved, node: Node, key: tuple[str, int], storage: Storage) -> N
 
 def saved_for_backward(graph: Graph) -> Saved:
     """Every storage autograd saves in one training-mode forward pass on CPU at float32."""
-    inplace = plan(graph).inplace
+    inplace = inplace_activations(graph)
     owner: dict[int, tuple[str, int]] = {}
     sizes: dict[tuple[str, int], Storage] = {}
     needs_grad: dict[int, bool] = {}

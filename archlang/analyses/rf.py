@@ -13,8 +13,8 @@ from fractions import Fraction
 from math import floor, gcd
 from typing import Callable, Iterable
 
-from ..ir import Graph, Node
-from ..shapes import is_volume
+from ..core.ir import Graph, Node
+from ..core.shapes import is_volume
 from . import access
 
 Span = tuple[int, int] | None  # first and last influencing input pixel; None: nothing influences it
@@ -180,7 +180,7 @@ def receptive_fields(graph: Graph) -> dict[int, Field]:
         if not node.inputs:
             local = is_volume(access.shape(node))
             fields[node.index] = Field(LOCAL, (IDENTITY, IDENTITY), False) if local else Field(OPAQUE, None, False)
-        elif len(node.inputs) == 1 and access.op_name(node) not in ("concat", "add", "mul"):
+        elif len(node.inputs) == 1 and not access.is_merge(node):
             fields[node.index] = _layer(node, fields[node.inputs[0]])
         else:
             fields[node.index] = _merged(graph, node, [fields[i] for i in node.inputs])

@@ -15,12 +15,11 @@ from dataclasses import dataclass
 from fractions import Fraction
 from math import gcd
 
-from ..ir import Graph, Node
+from ..core.ir import Graph, Node
+from ..core.shapes import ShapeError, is_volume
 from ..ops import lookup
-from ..shapes import ShapeError, is_volume
 from . import access
 
-MERGES = ("concat", "add", "mul")
 UNBOUNDED = 1 << 62
 
 
@@ -178,7 +177,7 @@ def _walk(graph: Graph, axis: int, fragile: dict[int, frozenset[int]]) -> Legal:
         if not is_volume(access.shape(node)) or any(s is None for s in sources):
             sizes[node.index] = None
             continue
-        if access.op_name(node) in MERGES:
+        if access.is_merge(node):
             other = [access.shape(n)[1 - axis] for n in access.input_nodes(graph, node)]
             full = [s for s, o in zip(sources, other) if not _is_broadcast(s, o)] or sources[:1]  # type: ignore
             for branch in full[1:]:
@@ -225,7 +224,7 @@ class AxisReport:
 
 def by_checking(graph: Graph, axis: int, upto: int, load) -> Legal:
     """The fallback where the structure itself depends on the size: analyse the spec at each size."""
-    from ..errors import ArchError
+    from ..core.errors import ArchError
 
     found = set()
     for n in range(1, upto + 1):
