@@ -122,6 +122,10 @@ EXAMPLES: dict[str, list[str]] = {
                "archlang render specs/resnet.arch --depth 0 --direction LR -o resnet.png"],
     "scale": ["archlang scale specs/efficientnet.arch --phi 3"],
     "ops": ["archlang ops"],
+    "sizes": ["archlang sizes specs/resnet.arch -D depth=50 --upto 4096",
+              "archlang sizes specs/tiny_unet.arch --format json"],
+    "diff": ["archlang diff specs/resnet.arch specs/resnet.arch --da depth=18 --db depth=34",
+             "archlang diff a.arch b.arch --exit-code"],
     "import": ["archlang import torchvision.models:resnet50 --input 3x224x224 -o resnet50.arch"],
     "fmt": ["archlang fmt specs/*.arch", "archlang fmt --check specs/resnet.arch"],
     "lsp": ["archlang lsp"],
@@ -175,6 +179,11 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--layout", choices=[str(x) for x in Layout], default=str(Layout.HWC),
                        help="shapes as HxWxC (112x112x64) or as PyTorch prints them ([1, 64, 112, 112])")
     check.add_argument("--watch", action="store_true", help="check again each time the file is saved")
+    check.add_argument("--rf", action="store_true", help="add each layer's receptive field (always in JSON)")
+    check.add_argument("--count", choices=("macs", "flops", "fvcore", "thop", "ptflops"),
+                       help="add each layer's operations under this counting convention")
+    check.add_argument("--batch", type=_at_least(1), default=1, metavar="N",
+                       help="batch size for the training-memory estimate (default 1)")
 
     comp = command("compile", "generate a PyTorch model")
     _common(comp)
@@ -207,6 +216,25 @@ def parser() -> argparse.ArgumentParser:
     scale.add_argument("--beta", type=_base, default=1.1, help="width base (default 1.1)")
     scale.add_argument("--gamma", type=_base, default=1.15, help="resolution base (default 1.15)")
 
+    sizes = command("sizes", "the input heights and widths the spec accepts")
+    sizes.add_argument("file", help="the .arch spec")
+    sizes.add_argument("-D", dest="defines", action="append", type=_define, default=[], metavar="NAME=VALUE",
+                       help="override a header parameter (repeatable)")
+    sizes.add_argument("--upto", type=_at_least(1), default=1024, metavar="N", help="largest size listed (default 1024)")
+    sizes.add_argument("--format", choices=("table", "json"), default="table")
+
+    diff = command("diff", "compare two specs layer by layer")
+    diff.add_argument("a", help="the first .arch spec")
+    diff.add_argument("b", help="the second .arch spec")
+    diff.add_argument("-D", dest="defines", action="append", type=_define, default=[], metavar="NAME=VALUE",
+                      help="override a header parameter in both specs (repeatable)")
+    diff.add_argument("--da", action="append", type=_define, default=[], metavar="NAME=VALUE",
+                      help="override a header parameter in the first spec only")
+    diff.add_argument("--db", action="append", type=_define, default=[], metavar="NAME=VALUE",
+                      help="override a header parameter in the second spec only")
+    diff.add_argument("--format", choices=("table", "json"), default="table")
+    diff.add_argument("--exit-code", action="store_true", help="exit 1 when the specs differ")
+
     command("ops", "list the ops and what they take")
 
     imp = command("import", "write the spec of a PyTorch model (runs the model's own code)",
@@ -232,9 +260,12 @@ def _load(args: argparse.Namespace) -> Graph:
     """The spec analysed with the command line's parameters and input; its warnings printed."""
     from .api import load_file
 
+    from .analyses.lints import lint
+
     if getattr(args, "variant", None) == ALL_VARIANTS and args.command != "check":
         raise CommandError(f"`-V {ALL_VARIANTS}` is for `archlang check`; `{args.command}` takes one variant")
     graph = load_file(args.file, dict(args.defines), args.input, getattr(args, "variant", None))
+    graph.warnings += [w for w in lint(graph) if w not in graph.warnings]
     print_diagnostics(graph.warnings, graph.sources)
     return graph
 
@@ -268,12 +299,15 @@ ALL_VARIANTS = "all"
 def cmd_check(args: argparse.Namespace) -> ExitCode:
     if args.watch:
         return _watch(argparse.Namespace(**{**vars(args), "watch": False}))
+    from .analyses.enrich import enrich
     from .emit.formats import write
     from .report import Report
 
     if args.variant == ALL_VARIANTS:
         return _check_variants(args)
-    report = Report.of(_load(args), args.variant)
+    # receptive fields are computed only when shown: `--rf`, or JSON, whose rows carry them
+    report = enrich(Report.of(_load(args), args.variant), fields=args.rf or args.format == "json",
+                    count=args.count, batch=args.batch, columns=args.rf)
     if args.depth is not None:
         report = report.fold(args.depth)
     write(report, args.format, sys.stdout, color=wants_colour(sys.stdout),
@@ -312,6 +346,39 @@ def _check_variants(args: argparse.Namespace) -> ExitCode:
         return ExitCode(status)
     sys.stdout.write(variant_summary(reports, args.format))
     return ExitCode.OK
+
+
+def cmd_sizes(args: argparse.Namespace) -> ExitCode:
+    import json
+
+    from .analyses import sizes
+    from .api import load_file
+
+    params = dict(args.defines)
+    graph = _load(argparse.Namespace(file=args.file, defines=args.defines, input=None))
+    found = sizes.report(graph, args.upto, lambda shape: load_file(args.file, params, shape))
+    if args.format == "json":
+        doc = {axis: {"rule": r.rule, "values": r.values} for axis, r in found.items()}
+        print(json.dumps(doc, indent=2))
+        return ExitCode.OK
+    print(f"{graph.name} ({graph.file}): input {'x'.join(map(str, graph.input.shape or ()))}, sizes 1 to {args.upto}")
+    for axis, r in found.items():
+        other = "width" if axis == "height" else "height"
+        print(f"{axis}: {r.rule}  ({len(r.values)} sizes, {other} held at the spec's)")
+        shown = ", ".join(map(str, r.values[:12])) + (", ..." if len(r.values) > 12 else "")
+        print(f"  {shown or 'none'}")
+    return ExitCode.OK
+
+
+def cmd_diff(args: argparse.Namespace) -> ExitCode:
+    from .analyses import diff
+
+    both = dict(args.defines)
+    a = diff.side(args.a, {**both, **dict(args.da)})
+    b = diff.side(args.b, {**both, **dict(args.db)})
+    result = diff.compare(a, b)
+    print(diff.render(result, args.format), end="")
+    return ExitCode.SPEC if args.exit_code and result.differs else ExitCode.OK  # 1 as `git diff --exit-code`
 
 
 def cmd_ops(args: argparse.Namespace) -> ExitCode:
@@ -564,6 +631,7 @@ def cmd_import(args: argparse.Namespace) -> ExitCode:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], ExitCode]] = {
     "check": cmd_check, "compile": cmd_compile, "render": cmd_render, "scale": cmd_scale, "ops": cmd_ops,
+    "sizes": cmd_sizes, "diff": cmd_diff,
     "fmt": cmd_fmt, "lsp": cmd_lsp, "import": cmd_import,
 }
 

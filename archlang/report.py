@@ -3,8 +3,8 @@ Formatting lives in :mod:`archlang.formats`."""
 
 from __future__ import annotations
 
-from .core.records import dataclass, field
-from typing import Any, Protocol
+from .core.records import dataclass, field, replace
+from typing import Any, Mapping, Protocol
 
 from .core.errors import Diagnostic
 from .core.ir import BlockInstance, Frame, FrameKind, Graph, Node, Runs, frame_path
@@ -29,6 +29,7 @@ class Row:
     folded: int = 0  # how many layers a folded block row stands for (0: a single layer)
     training_only: bool = False  # acts only in training mode (augmentation)
     runs: Runs = Runs.ALWAYS  # whether it runs in eval mode, only in training, or never
+    extra: Mapping[str, Any] = field(default_factory=dict)  # figures of analyses asked for (archlang.analyses)
 
     def as_dict(self, layout: Layout = Layout.HWC) -> dict[str, Any]:
         """The row in JSON; ``"training_only": true`` only for augmentation rows, ``"runs"``
@@ -36,7 +37,7 @@ class Row:
         documents keep their exact shape."""
         doc: dict[str, Any] = {"name": self.name, "op": self.op, "output": _dims(self.output, layout),
                                "params": self.params, "mults": self.mults, "trainable": self.trainable,
-                               "line": self.line}
+                               "line": self.line, **self.extra}
         if self.training_only:
             doc["training_only"] = True
         if self.runs != Runs.ALWAYS:
@@ -116,6 +117,10 @@ class Report:
     graph: Graph | None = field(default=None, repr=False)
     outputs: list[OutputRow] = field(default_factory=list)
     variant: str | None = None  # the `variant` the figures are for
+    # what analyses asked for add (archlang.analyses): totals fields, table columns, summary lines
+    extra_totals: dict[str, Any] = field(default_factory=dict)
+    columns: list[tuple[str, str]] = field(default_factory=list)  # (header, key in Row.extra)
+    summary: list[str] = field(default_factory=list)
 
     @classmethod
     def of(cls, graph: Graph, variant: str | None = None) -> "Report":
@@ -130,10 +135,12 @@ class Report:
         block call is one row). Totals do not change."""
         if self.graph is None:
             return self
-        rows = [_row(item) if isinstance(item, Node) else _folded_row(item, self.graph, depth)
-                for item in folded(self.graph, depth)]
+        unfolded = dict(zip((n.index for n in self.graph.layers), self.rows))
+        rows = [unfolded.get(item.index) or _row(item) if isinstance(item, Node)
+                else _folded_row(item, self.graph, depth, unfolded) for item in folded(self.graph, depth)]
         return Report(self.network, self.file, self.input, self.output, rows, self.totals, self.params,
-                      self.warnings, self.graph, self.outputs, self.variant)
+                      self.warnings, self.graph, self.outputs, self.variant, dict(self.extra_totals),
+                      list(self.columns), list(self.summary))
 
     @property
     def input_bytes(self) -> int:
@@ -159,7 +166,7 @@ class Report:
                        "activations": t.activations, "activation_bytes": t.activation_bytes,
                        "param_bytes": t.param_bytes, "input_bytes": self.input_bytes,
                        "forward_backward_bytes": t.forward_backward_bytes,
-                       "estimated_total_bytes": self.estimated_total_bytes},
+                       "estimated_total_bytes": self.estimated_total_bytes, **self.extra_totals},
         }
         if self.variant is not None:
             doc["variant"] = self.variant
@@ -277,11 +284,26 @@ def folded(graph: Graph, depth: int | None) -> list[Node | Fold]:
     return [item if isinstance(item, Node) else Fold(item, blocks[item], tuple(members[item])) for item in order]
 
 
-def _folded_row(fold: Fold, graph: Graph, depth: int) -> Row:
+def _folded_row(fold: Fold, graph: Graph, depth: int, unfolded: Mapping[int, Row]) -> Row:
     out = graph.nodes[fold.block.output].shape or ()
+    extra: dict[str, Any] = {}
+    for node in fold.members:
+        if node.index in unfolded:
+            extra = _folded_extra(extra, unfolded[node.index].extra, node.index == fold.block.output)
     return Row(fold.path, fold.block.text, out, fold.params, fold.mults, all(n.trainable for n in fold.members),
                fold.block.line, depth + 1, len(fold.members), all(_training_only(n) for n in fold.members),
-               _widest([n.runs for n in fold.members]))
+               _widest([n.runs for n in fold.members]), extra)
+
+
+def _folded_extra(block: Mapping[str, Any], layer: Mapping[str, Any], is_output: bool) -> dict[str, Any]:
+    """A folded row's analysis figures: counts add up; the rest are the block output's."""
+    merged = dict(block)
+    for key, value in layer.items():
+        if isinstance(value, int) and not isinstance(value, bool):
+            merged[key] = merged.get(key, 0) + value
+        elif is_output:
+            merged[key] = value
+    return merged
 
 
 def fold_path(frames: tuple[Frame, ...], depth: int) -> str | None:

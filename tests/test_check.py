@@ -49,7 +49,8 @@ def test_json_has_the_documented_shape() -> None:
     assert doc["totals"]["params"] == 61_706 and doc["totals"]["mults"] == 416_520
     first = doc["layers"][0]
     assert first == {"name": "conv1", "op": "conv 5x5 s1 p0 x6", "output": [28, 28, 6], "params": 156,
-                     "mults": 117_600, "trainable": True, "line": 6}
+                     "mults": 117_600, "trainable": True, "line": 6,
+                     "rf": [5, 5], "rf_stride": [1, 1], "global_context": False}  # ANALYSIS.md's row fields
     assert [layer["op"].split()[0] for layer in doc["layers"]] == [
         "conv", "tanh", "avgpool", "conv", "tanh", "avgpool", "flatten", "fc", "tanh", "fc", "tanh", "fc", "softmax"]
 

@@ -11,7 +11,7 @@ from conftest import ROOT
 
 PACKAGE = ROOT / "archlang"
 # docs/ARCHITECTURE.md: the stages in their one-way order
-STAGES = ("core", "lang", "ops", "sema", "api", "report", "scaling", "emit", "importer", "tooling", "cli", "__main__",
+STAGES = ("core", "lang", "ops", "sema", "api", "report", "scaling", "emit", "analyses", "importer", "tooling", "cli", "__main__",
           "__init__")
 
 

@@ -221,6 +221,12 @@ def _scope_prefix(node: Node) -> str:
     return identifier(node.frames[-1].name, _LOCAL_RESERVED) if node.frames else ""
 
 
+def inplace_activations(graph: Graph) -> set[int]:
+    """The activations the generated model runs in place (without naming anything, so without
+    the torch import that the reserved module names need)."""
+    return _inplace(graph, graph.consumers())
+
+
 def _inplace(graph: Graph, consumers: dict[int, list[int]]) -> set[int]:
     chosen: set[int] = set()
     for node in graph.layers:

@@ -48,10 +48,20 @@ def human_bytes(n: float) -> str:
 _RUNS_NOTE = {Runs.ALWAYS: "", Runs.TRAINING: " (training)", Runs.NEVER: " (unused)"}
 
 
-def _cells(row: Row, layout: Layout = Layout.HWC) -> tuple[str, ...]:
+def _extra_cell(value: object) -> str:
+    """An analysis figure in a table cell: ``427x427`` for a pair, ``-`` for none."""
+    if value is None:
+        return "-"
+    if isinstance(value, (list, tuple)):
+        return "x".join(str(v) for v in value)
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def _cells(row: Row, layout: Layout = Layout.HWC, columns: list[tuple[str, str]] = []) -> tuple[str, ...]:
     name = (row.name + ("" if row.trainable else " (frozen)") + (" (training only)" if row.training_only else "")
             + _RUNS_NOTE[row.runs])
-    return (name, row.op, fmt(row.output, layout), f"{row.params:,}", f"{row.mults:,}")
+    extra = tuple(_extra_cell(row.extra.get(key)) for _, key in columns)
+    return (name, row.op, fmt(row.output, layout), f"{row.params:,}", f"{row.mults:,}") + extra
 
 
 def megabytes(n: int) -> str:
@@ -78,7 +88,7 @@ def summary_lines(report: Report, layout: Layout = Layout.HWC) -> list[str]:
         f"Forward/backward pass size (MB): {megabytes(t.forward_backward_bytes)}",
         f"Params size (MB): {megabytes(t.param_bytes)}",
         f"Estimated Total Size (MB): {megabytes(report.estimated_total_bytes)}",
-    ]
+    ] + report.summary
 
 
 def output_lines(report: Report, layout: Layout = Layout.HWC) -> list[str]:
@@ -117,8 +127,21 @@ def report_table(report: Report, layout: Layout = Layout.HWC) -> Table:
         name, op, out, params, mults = _cells(row, layout)
         table.add(name, shorten_middle(op, OP_WIDTH), out, params, mults, style="" if row.trainable else "dim")
     t = report.totals
-    table.footer = ("total", "", fmt(report.output, layout), f"{t.params:,}", f"{t.mults:,}")
+    t = report.totals
+    table = Table(COLUMNS + tuple(Column(header, right=True) for header, _ in report.columns))
+    for row in report.rows:
+        name, op, out, params, mults, *extra = _cells(row, layout, report.columns)
+        table.add(name, shorten_middle(op, OP_WIDTH), out, params, mults, *extra,
+                  style="" if row.trainable else "dim")
+    table.footer = ("total", "", fmt(report.output, layout), f"{t.params:,}", f"{t.mults:,}") + tuple(
+        _extra_total(report, key) for _, key in report.columns)
     return table
+
+
+def _extra_total(report: Report, key: str) -> str:
+    """The totals cell of an analysis column: its total where the analysis has one."""
+    total = report.extra_totals.get(key)
+    return _extra_cell(total.get("total")) if isinstance(total, dict) else ""
 
 
 def write_table(report: Report, out: TextIO, color: bool = False, width: int | None = None,

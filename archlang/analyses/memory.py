@@ -1,0 +1,190 @@
+"""Training memory: the bytes autograd keeps for the backward pass, and the footprint of
+parameters, gradients and optimizer state.
+
+The saved tensors follow PyTorch's CPU kernels op by op (what each backward formula needs);
+storages are counted once, so an in-place activation or a view (``flatten``, ``chunk``) adds
+nothing for the tensor it shares, and parameters are left out. Sizes are affine in the batch:
+``per_sample * batch + fixed`` (batch-norm statistics do not grow with the batch)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..core.ir import Graph, Node
+from ..core.shapes import numel
+from ..emit.codegen import inplace_activations
+from . import access
+
+FLOAT32, INT64 = 4, 8
+RESULT_SAVED = frozenset({"relu", "sigmoid", "tanh", "softmax", "logsoftmax"})
+INPUT_SAVED = frozenset({"leakyrelu", "elu", "hardsigmoid", "silu", "hardswish", "gelu", "mish"})
+# run in place, these keep a copy of their input for backward (leaky_relu_ keeps its result instead)
+COPIED_WHEN_INPLACE = frozenset({"silu", "hardswish"})
+VIEWS = frozenset({"flatten", "chunk"})
+
+
+@dataclass(frozen=True)
+class Storage:
+    """A buffer's size: ``per_sample * batch + fixed`` bytes."""
+
+    per_sample: int
+    fixed: int = 0
+
+    def bytes(self, batch: int) -> int:
+        return self.per_sample * batch + self.fixed
+
+
+@dataclass
+class Saved:
+    """The storages saved for backward, by a key that makes shared storages count once."""
+
+    storages: dict[tuple[str, int], Storage] = field(default_factory=dict)
+    by_node: dict[int, set[tuple[str, int]]] = field(default_factory=dict)
+
+    def bytes(self, batch: int) -> int:
+        return sum(s.bytes(batch) for s in self.storages.values())
+
+
+def _new(saved: Saved, node: Node, tag: str, storage: Storage) -> None:
+    key = (tag, node.index)
+    saved.storages[key] = storage
+    saved.by_node.setdefault(node.index, set()).add(key)
+
+
+def _keep(saved: Saved, node: Node, key: tuple[str, int], storage: Storage) -> None:
+    saved.storages[key] = storage
+    saved.by_node.setdefault(node.index, set()).add(key)
+
+
+def saved_for_backward(graph: Graph) -> Saved:
+    """Every storage autograd saves in one training-mode forward pass on CPU at float32."""
+    inplace = inplace_activations(graph)
+    owner: dict[int, tuple[str, int]] = {}
+    sizes: dict[tuple[str, int], Storage] = {}
+    needs_grad: dict[int, bool] = {}
+    saved = Saved()
+    for node in graph.nodes:
+        out = Storage(numel(access.shape(node)) * FLOAT32)
+        sources = access.input_nodes(graph, node)
+        trainable = node.trainable and node.params > 0
+        needs_grad[node.index] = trainable or any(needs_grad[s.index] for s in sources)
+        shares = access.op_name(node) in VIEWS or node.index in inplace or (
+            access.op_name(node) == "dropout" and access.attr(node, "p") == 0)  # p=0 returns its input
+        if sources and shares:
+            owner[node.index] = owner[sources[0].index]
+        else:
+            owner[node.index] = ("node", node.index)
+            sizes[owner[node.index]] = out
+        if needs_grad[node.index]:
+            _save(saved, node, sources, trainable, owner, sizes, needs_grad, node.index in inplace)
+    return saved
+
+
+def _save(saved: Saved, node: Node, sources: list[Node], trainable: bool, owner: dict[int, tuple[str, int]],
+          sizes: dict[tuple[str, int], Storage], needs_grad: dict[int, bool], inplace: bool) -> None:
+    name = access.op_name(node)
+    if name == "mul":
+        _save_products(saved, node, sources, owner, sizes, needs_grad)
+        return
+    if not sources:
+        return
+    source = sources[0]
+    given = (owner[source.index], sizes[owner[source.index]])
+    result = (owner[node.index], sizes[owner[node.index]])
+    out_numel = numel(access.shape(node))
+    if name in ("conv", "dwconv", "convt", "fc"):
+        if trainable:
+            _keep(saved, node, *given)
+    elif name == "bn":
+        _keep(saved, node, *given)
+        # running mean and variance (buffers), and the batch's mean and inverse deviation
+        _new(saved, node, "bn-stats", Storage(0, 4 * access.shape(node)[-1] * FLOAT32))
+    elif name in RESULT_SAVED:
+        _keep(saved, node, *result)
+    elif name == "relu6":
+        if inplace:  # hardtanh_ keeps a copy of its result
+            _new(saved, node, "result", Storage(out_numel * FLOAT32))
+        else:
+            _keep(saved, node, *given)
+    elif name in INPUT_SAVED:
+        if inplace and name in COPIED_WHEN_INPLACE:  # silu_ and hardswish_ need the input they overwrite
+            _new(saved, node, "input", Storage(out_numel * FLOAT32))
+        else:
+            _keep(saved, node, *given)
+    elif name in ("maxpool", "avgpool"):
+        _save_pool(saved, node, source, given)
+    elif name in ("adaptiveavgpool", "gap"):
+        if not access.is_global_pool(node):  # to 1x1 PyTorch takes a mean, which saves nothing
+            _keep(saved, node, *given)
+    elif name in ("adaptivemaxpool", "gmp"):
+        _keep(saved, node, *given)
+        _new(saved, node, "indices", Storage(out_numel * INT64))
+    elif name == "dropout":
+        p = access.attr(node, "p")
+        if p == 1:
+            _new(saved, node, "mask", Storage(0, FLOAT32))  # a scalar zero
+        elif p > 0:
+            _new(saved, node, "mask", Storage(out_numel * FLOAT32))  # float32 on CPU
+    elif name == "lrn":
+        _save_lrn(saved, node, given)
+
+
+def _save_pool(saved: Saved, node: Node, source: Node, given: tuple[tuple[str, int], Storage]) -> None:
+    pads = access.attr(node, "pads")
+    if any(before != after for before, after in pads):  # padded explicitly into a new tensor first
+        h, w, c = access.shape(source)
+        padded = (h + sum(pads[0])) * (w + sum(pads[1])) * c
+        _new(saved, node, "padded", Storage(padded * FLOAT32))
+    else:
+        _keep(saved, node, *given)
+    if access.op_name(node) == "maxpool":
+        _new(saved, node, "indices", Storage(numel(access.shape(node)) * INT64))
+
+
+def _save_lrn(saved: Saved, node: Node, given: tuple[tuple[str, int], Storage]) -> None:
+    """PyTorch's local response norm is composite: it keeps its input, the channel-padded squares
+    that it averages, the averaged sum raised to beta's base, and that power."""
+    h, w, c = access.shape(node)
+    _keep(saved, node, *given)
+    _new(saved, node, "squares", Storage((c + access.attr(node, "size") - 1) * h * w * FLOAT32))
+    _new(saved, node, "base", Storage(h * w * c * FLOAT32))
+    _new(saved, node, "power", Storage(h * w * c * FLOAT32))
+
+
+def _save_products(saved: Saved, node: Node, sources: list[Node], owner: dict[int, tuple[str, int]],
+                   sizes: dict[tuple[str, int], Storage], needs_grad: dict[int, bool]) -> None:
+    """``a * b * c`` runs left to right: each product keeps the operand the other's gradient needs."""
+    acc_key, acc_size, acc_grad = owner[sources[0].index], sizes[owner[sources[0].index]], needs_grad[sources[0].index]
+    for step, other in enumerate(sources[1:], 1):
+        other_key = owner[other.index]
+        if acc_grad:
+            _keep(saved, node, other_key, sizes[other_key])
+        if needs_grad[other.index]:
+            _keep(saved, node, acc_key, acc_size)
+        if step < len(sources) - 1:
+            acc_key = (f"product{step}", node.index)
+            acc_size = Storage(max(acc_size.per_sample, sizes[other_key].per_sample))
+            acc_grad = acc_grad or needs_grad[other.index]
+
+
+@dataclass(frozen=True)
+class Footprint:
+    """Training memory at fp32 for one batch size."""
+
+    batch: int
+    activation_bytes: int  # saved for backward
+    param_bytes: int
+    grad_bytes: int  # one gradient per trainable parameter
+    sgd_momentum_bytes: int  # one momentum buffer per trainable parameter
+    adam_bytes: int  # two moment buffers per trainable parameter
+
+    def total(self, optimizer_bytes: int) -> int:
+        return self.activation_bytes + self.param_bytes + self.grad_bytes + optimizer_bytes
+
+
+def footprint(graph: Graph, batch: int = 1) -> Footprint:
+    """Saved activations at ``batch``, and parameters, gradients and optimizer state at fp32."""
+    params = sum(n.params for n in graph.layers)
+    trainable = sum(n.params for n in graph.layers if n.trainable)
+    return Footprint(batch, saved_for_backward(graph).bytes(batch), params * FLOAT32, trainable * FLOAT32,
+                     trainable * FLOAT32, 2 * trainable * FLOAT32)
