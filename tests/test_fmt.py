@@ -29,13 +29,13 @@ def outcome(text: str, file: str) -> tuple:
                      for n in graph.layers])
 
 
-def state_dict_keys(text: str) -> list[str]:
+def state_dict_keys(text: str, file: str) -> list[str]:
     import torch
 
-    import archlang
+    from archlang.emit.build import compile_graph
 
-    with torch.device("meta"):  # the keys without allocating the weights
-        return list(archlang.compile(text).state_dict())
+    with torch.device("meta"):  # the keys without allocating the weights; `use` resolves from `file`
+        return list(compile_graph(analyse(text, file)).instantiate().state_dict())
 
 
 @pytest.mark.parametrize("path", ALL_SPECS, ids=lambda p: p.name)
@@ -45,7 +45,7 @@ def test_every_spec_formats_safely_and_idempotently(path: Path) -> None:
     assert format_text(formatted, str(path)) == formatted
     assert outcome(formatted, str(path)) == outcome(text, str(path))
     assert outcome(text, str(path))[0] == "rows"
-    assert state_dict_keys(formatted) == state_dict_keys(text)
+    assert state_dict_keys(formatted, str(path)) == state_dict_keys(text, str(path))
     # comments survive, word for word
     comments = [line[line.index("#"):].rstrip() for line in text.splitlines() if "#" in line]
     assert [line[line.index("#"):] for line in formatted.splitlines() if "#" in line] == comments
@@ -180,4 +180,4 @@ def test_generated_specs_format_safely(text: str) -> None:
     before, after = outcome(text, "gen.arch"), outcome(formatted, "gen.arch")
     assert after == before
     if before[0] == "rows":
-        assert state_dict_keys(formatted) == state_dict_keys(text)
+        assert state_dict_keys(formatted, "gen.arch") == state_dict_keys(text, "gen.arch")

@@ -12,7 +12,7 @@ import archlang
 from conftest import ROOT
 
 FIGURES = json.loads((ROOT / "tests" / "v2_figures.json").read_text(encoding="utf-8"))
-V2 = ROOT / "specs" / "v2"
+V2 = ROOT / "specs"
 
 
 @pytest.mark.parametrize("scale", ["n", "s", "m", "l", "x"])

@@ -30,8 +30,9 @@ class ArchLexer(RegexLexer):
             (r"#.*?$", Comment.Single),
             (r'"[^"\n]*"', String.Double),
             (r"(network|block)(\s+)([A-Za-z_]\w*)", bygroups(Keyword.Declaration, Whitespace, Name.Class)),
-            (words(("network", "block", "input", "use"), suffix=r"\b"), Keyword.Declaration),
-            (words(("if", "then", "else", "and", "or", "not"), suffix=r"\b"), Keyword),
+            (words(("network", "block", "input", "use", "output", "variant", "assert"), suffix=r"\b"), Keyword.Declaration),
+            (words(("if", "then", "else", "and", "or", "not", "when", "training", "as"), suffix=r"\b"), Keyword),
+            (r"([A-Za-z_]\w*)(\s*)(:)(?!=)", bygroups(Name.Label, Whitespace, Punctuation)),  # cv1: cbs(c)
             (r"(in)(\.)([A-Za-z_]\w*)", bygroups(Keyword.Pseudo, Punctuation, Name.Attribute)),
             (words(COMBINATOR_NAMES, suffix=r"(?=\s*\()"), Name.Builtin),
             (words(FUNCTION_NAMES, suffix=r"(?=\()"), Name.Function.Magic),
