@@ -17,8 +17,9 @@ from conftest import SPECS, outputs_of, run_cli
 ort = pytest.importorskip("onnxruntime")
 TOLERANCE = 1e-4
 LARGE = {"vgg", "alexnet", "alexnet_course"}  # over 60M parameters: hundreds of MB of ONNX
-# hundreds of layers: tracing, exporting and loading them take 10-25 s each on two cores
-DEEP = {"convnext_tiny", "deeplabv3_mobilenet_v3_large", "efficientnet_v2_s", "fcn_resnet50",
+# hundreds of layers: tracing, exporting and loading them take 10-25 s each on two cores (googlenet.arch
+# covers GoogLeNet's eval graph)
+DEEP = {"convnext_tiny", "deeplabv3_mobilenet_v3_large", "efficientnet_v2_s", "fcn_resnet50", "googlenet_aux",
         "mobilenet_v3_large", "regnet_y_400mf", "yolov8"}
 # ONNX's adaptive pooling needs the output size to divide the input size: these run at full size
 FULL_SIZE = {"vgg", "alexnet"}

@@ -24,7 +24,7 @@ from conftest import ROOT, SPECS, run_cli, write
 
 NETWORKS = ROOT / "tests" / "networks"
 # these take seconds even at their smallest input
-HEAVY = {"deeplabv3_mobilenet_v3_large", "yolov8", "vgg"}
+HEAVY = {"deeplabv3_mobilenet_v3_large", "yolov8", "vgg", "fcn_resnet50"}
 SIZES = (8, 16, 24, 32, 48, 64, 96, 128)
 
 
