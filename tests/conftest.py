@@ -85,3 +85,24 @@ def torchvision():
         pytest.skip(f"torchvision is not installed: {exc}")
     finally:
         torch.library.register_fake = original
+
+
+# Specs whose published input makes a forward pass take seconds: the tests that run every spec
+# run these smaller, as (parameters, input) for `archlang.api.load` (the figures at full size are
+# held by test_v2_specs.py, which only analyses).
+REDUCED = {
+    "convnext_tiny": (None, (64, 64, 3)),
+    "deeplabv3_mobilenet_v3_large": ({"res": 64}, None),
+    "efficientnet_v2_s": ({"res": 64}, None),
+    "fcn_resnet50": ({"res": 64}, None),
+    "yolov8": ({"res": 128}, None),
+}
+
+
+def outputs_of(result) -> list:
+    """The tensors a compiled model returns, in order: one tensor, a tuple, or a dict's values."""
+    if isinstance(result, dict):
+        return list(result.values())
+    if isinstance(result, (tuple, list)):
+        return list(result)
+    return [result]

@@ -12,11 +12,15 @@ from archlang.api import load
 from archlang.core.errors import ArchError
 from archlang.emit.onnx import export_onnx
 from archlang.emit.build import build_module, example_input
-from conftest import SPECS, run_cli
+from conftest import SPECS, outputs_of, run_cli
 
 ort = pytest.importorskip("onnxruntime")
 TOLERANCE = 1e-4
 LARGE = {"vgg", "alexnet", "alexnet_course"}  # over 60M parameters: hundreds of MB of ONNX
+# hundreds of layers: tracing, exporting and loading them take 10-25 s each on two cores (googlenet.arch
+# covers GoogLeNet's eval graph)
+DEEP = {"convnext_tiny", "deeplabv3_mobilenet_v3_large", "efficientnet_v2_s", "fcn_resnet50", "googlenet_aux",
+        "mobilenet_v3_large", "regnet_y_400mf", "yolov8"}
 # ONNX's adaptive pooling needs the output size to divide the input size: these run at full size
 FULL_SIZE = {"vgg", "alexnet"}
 
@@ -40,14 +44,15 @@ def max_error(model: torch.nn.Module, onnx_path: Path, graph, batch: int) -> flo
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     x = example_input(graph, batch)
     with torch.inference_mode():
-        expected = model(x).numpy()
-    (got,) = session.run(None, {"input": x.numpy()})
-    assert got.shape == expected.shape and abs(expected).max() > 0  # an all-zero output would prove nothing
-    return float(abs(got - expected).max())
+        expected = [o.numpy() for o in outputs_of(model(x))]
+    got = session.run(None, {"input": x.numpy()})
+    assert len(got) == len(expected)
+    assert all(g.shape == e.shape and abs(e).max() > 0 for g, e in zip(got, expected))  # all zero: proves nothing
+    return max(float(abs(g - e).max()) for g, e in zip(got, expected))
 
 
 def _zoo() -> list:
-    return [pytest.param(p, marks=pytest.mark.slow) if p.stem in LARGE else p for p in sorted(SPECS.glob("*.arch"))]
+    return [pytest.param(p, marks=pytest.mark.slow) if p.stem in LARGE | DEEP else p for p in sorted(SPECS.glob("*.arch"))]
 
 
 @pytest.mark.parametrize("path", _zoo(), ids=lambda p: p.stem)

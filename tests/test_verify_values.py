@@ -23,8 +23,8 @@ from archlang.ops import MERGES, REGISTRY
 from conftest import ROOT, SPECS, run_cli, write
 
 NETWORKS = ROOT / "tests" / "networks"
-# at their smallest input (DeepLabV3 and YOLOv8 assert their own) these take a second or more
-HEAVY = {"deeplabv3_mobilenet_v3_large", "yolov8", "vgg"}
+# these take seconds even at their smallest input
+HEAVY = {"deeplabv3_mobilenet_v3_large", "yolov8", "vgg", "fcn_resnet50"}
 SIZES = (8, 16, 24, 32, 48, 64, 96, 128)
 
 
@@ -41,7 +41,7 @@ def smallest(path: Path) -> Graph:
 
 
 def _spec_params() -> list:
-    paths = sorted(SPECS.glob("*.arch")) + sorted((SPECS / "v2").glob("*.arch")) + sorted(NETWORKS.glob("*.arch"))
+    paths = sorted(SPECS.glob("*.arch")) + sorted(NETWORKS.glob("*.arch"))
     return [pytest.param(p, id=p.stem, marks=[pytest.mark.slow] if p.stem in HEAVY else []) for p in paths]
 
 

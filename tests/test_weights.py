@@ -199,3 +199,31 @@ def test_checkpoint_files_and_save_load(tmp_path: Path) -> None:
         assert torch.allclose(model(x), reference(x), rtol=RTOL, atol=ATOL)
     status, _, err = run_cli("compile", str(SPECS / "inception_module.arch"), "--weights", str(tmp_path / "none.pth"))
     assert status == 2 and "cannot read weights" in err
+
+
+def test_own_parameter_registered_before_the_layers_loads_by_order(tmp_path: Path) -> None:
+    """A module's own parameter precedes its submodules' in PyTorch's state dict (torchvision's
+    ConvNeXt block: `layer_scale`, then `block.0`); archlang's layerscale `gamma` comes after the
+    convolution it scales. Loading by order still places it, block by block."""
+
+    class Block(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.layer_scale = nn.Parameter(torch.randn(8, 1, 1))
+            self.block = nn.Conv2d(8, 8, 3, padding=1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x + self.layer_scale * self.block(x)
+
+    torch.manual_seed(0)
+    reference = nn.Sequential(Block(), Block()).eval()
+    spec = write(tmp_path, "ls.arch", "network ls\ninput 6x6x8\nblock b() { residual(conv 3x3 p1 x8 -> layerscale) }\n"
+                 "b() -> b()\n")
+    model = archlang.compile(spec).eval()
+    report = archlang.load_weights(model, reference)
+    assert report.complete and not report.unused
+    assert [theirs for _, theirs in report.copied] == ["0.block.weight", "0.block.bias", "0.layer_scale",
+                                                        "1.block.weight", "1.block.bias", "1.layer_scale"]
+    x = torch.randn(2, 8, 6, 6)
+    with torch.inference_mode():
+        torch.testing.assert_close(model(x), reference(x))

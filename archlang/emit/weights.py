@@ -117,6 +117,26 @@ def read_checkpoint(path: str | os.PathLike) -> Any:
         raise ValueError(f"`{os.fspath(path)}` is not a readable PyTorch checkpoint ({first[:200]})") from None
 
 
+# what PyTorch's own layers call their tensors; anything else is a module's own parameter
+LAYER_TENSORS = frozenset({"weight", "bias", "running_mean", "running_var", "num_batches_tracked"})
+
+
+def _own_parameter(key: str, tensor: torch.Tensor, source: list[tuple[str, torch.Tensor]],
+                   skipped: list[str]) -> int | None:
+    """For a model tensor that is a module's own parameter (a layer scale's ``gamma``), the newest
+    checkpoint tensor of its shape that was skipped over and is one too (``layer_scale``). PyTorch
+    lists a module's own parameters before its submodules' (torchvision's ConvNeXt block puts
+    ``layer_scale`` before the convolution that runs first), so by order it has been passed."""
+    if _suffix(key) in LAYER_TENSORS:
+        return None
+    index = {k: j for j, (k, _) in enumerate(source)}
+    for name in reversed(skipped):
+        j = index[name]
+        if _suffix(name) not in LAYER_TENSORS and tuple(source[j][1].shape) == tuple(tensor.shape):
+            return j
+    return None
+
+
 def _suffix(key: str) -> str:
     return key.rsplit(".", 1)[-1]
 
@@ -133,7 +153,8 @@ def load_weights(model: nn.Module, checkpoint: Any, *, skip: str | Iterable[str]
                  strict: bool = False, by: str = "order") -> WeightReport:
     """Copy ``checkpoint``'s tensors into ``model``. ``by="order"``: in registration order, each
     model tensor takes the next checkpoint tensor of the same kind (weight, bias, running mean,
-    ...) and shape. ``by="name"``: each takes the checkpoint tensor of its layer's dotted name
+    ...) and shape; a module's own parameter (a layer scale's ``gamma``), which PyTorch lists before
+    its submodules, takes the newest skipped-over one of its shape. ``by="name"``: each takes the checkpoint tensor of its layer's dotted name
     (``c2f1.cv1.conv.weight``; see :func:`layer_keys`), whatever the checkpoint's order.
     ``skip`` names modules (attribute prefixes) to leave freshly initialised, such as a new head.
     With ``strict``, anything missing or unused raises ``ValueError``."""
@@ -155,7 +176,13 @@ def load_weights(model: nn.Module, checkpoint: Any, *, skip: str | Iterable[str]
                       if _suffix(source[j][0]) == _suffix(key) and tuple(source[j][1].shape) == tuple(tensor.shape)),
                      None)
         if match is None:
-            report.missing.append(key)
+            match = _own_parameter(key, tensor, source, report.unused)
+            if match is None:
+                report.missing.append(key)
+            else:  # taken from those skipped over: it stays where it was in the checkpoint's order
+                report.unused.remove(source[match][0])
+                updates[key] = source[match][1]
+                report.copied.append((key, source[match][0]))
             continue
         report.unused += [k for k, _ in source[position:match]]
         updates[key] = source[match][1]
