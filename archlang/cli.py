@@ -217,15 +217,19 @@ def parser() -> argparse.ArgumentParser:
     scale.add_argument("--gamma", type=_base, default=1.15, help="resolution base (default 1.15)")
 
     sizes = command("sizes", "the input heights and widths the spec accepts")
-    sizes.add_argument("file", help="the .arch spec")
+    sizes.add_argument("file", help="the .arch spec").complete = FILES  # type: ignore[attr-defined]
+    sizes.add_argument("-V", "--variant", metavar="NAME", help="use the values of `variant NAME(...)`")
     sizes.add_argument("-D", dest="defines", action="append", type=_define, default=[], metavar="NAME=VALUE",
                        help="override a header parameter (repeatable)")
     sizes.add_argument("--upto", type=_at_least(1), default=1024, metavar="N", help="largest size listed (default 1024)")
     sizes.add_argument("--format", choices=("table", "json"), default="table")
 
     diff = command("diff", "compare two specs layer by layer")
-    diff.add_argument("a", help="the first .arch spec")
-    diff.add_argument("b", help="the second .arch spec")
+    diff.add_argument("a", help="the first .arch spec").complete = FILES  # type: ignore[attr-defined]
+    diff.add_argument("b", help="the second .arch spec").complete = FILES  # type: ignore[attr-defined]
+    diff.add_argument("-V", "--variant", metavar="NAME", help="use `variant NAME(...)` in both specs")
+    diff.add_argument("--va", metavar="NAME", help="the variant of the first spec (instead of -V)")
+    diff.add_argument("--vb", metavar="NAME", help="the variant of the second spec (instead of -V)")
     diff.add_argument("-D", dest="defines", action="append", type=_define, default=[], metavar="NAME=VALUE",
                       help="override a header parameter in both specs (repeatable)")
     diff.add_argument("--da", action="append", type=_define, default=[], metavar="NAME=VALUE",
@@ -355,8 +359,9 @@ def cmd_sizes(args: argparse.Namespace) -> ExitCode:
     from .api import load_file
 
     params = dict(args.defines)
-    graph = _load(argparse.Namespace(file=args.file, defines=args.defines, input=None))
-    found = sizes.report(graph, args.upto, lambda shape: load_file(args.file, params, shape))
+    graph = _load(argparse.Namespace(file=args.file, defines=args.defines, input=None, variant=args.variant,
+                                     command="sizes"))
+    found = sizes.report(graph, args.upto, lambda shape: load_file(args.file, params, shape, args.variant))
     if args.format == "json":
         doc = {axis: {"rule": r.rule, "values": r.values} for axis, r in found.items()}
         print(json.dumps(doc, indent=2))
@@ -374,8 +379,8 @@ def cmd_diff(args: argparse.Namespace) -> ExitCode:
     from .analyses import diff
 
     both = dict(args.defines)
-    a = diff.side(args.a, {**both, **dict(args.da)})
-    b = diff.side(args.b, {**both, **dict(args.db)})
+    a = diff.side(args.a, {**both, **dict(args.da)}, args.va or args.variant)
+    b = diff.side(args.b, {**both, **dict(args.db)}, args.vb or args.variant)
     result = diff.compare(a, b)
     print(diff.render(result, args.format), end="")
     return ExitCode.SPEC if args.exit_code and result.differs else ExitCode.OK  # 1 as `git diff --exit-code`

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from archlang.core.ir import Runs
 from archlang.analyses import counting, memory, rf
 from archlang.api import load
 from archlang.core.errors import ArchError
@@ -25,29 +24,7 @@ NETWORKS = ROOT / "tests" / "networks"
 ANALYSES = ROOT / "tests" / "analyses_specs"
 
 
-def _loads(path: Path) -> bool:
-    try:
-        load(path)
-    except ArchError:
-        return False
-    return True
-
-
-VERSION2_LAYERS = frozenset({"droppath", "layerscale", "layernorm", "groupnorm", "instancenorm", "resize",
-                             "hflip", "vflip", "randomcrop", "rotate", "colorjitter", "pcacolor"})
-
-
-def _version1_layers(path: Path) -> bool:
-    graph = load(path)
-    single = len(graph.outputs) == 1 and all(n.runs == Runs.ALWAYS for n in graph.layers)
-    return single and not any(n.op in VERSION2_LAYERS or n.resolved.get("pixelwise") for n in graph.layers)
-
-
-# the version-2 drafts join as soon as the language reads them
-# Version 2's layers (layernorm, droppath, ...) have no training-memory rules yet: the drafts
-# that use only version 1's layers are held to the measurement too.
-ZOO = sorted(SPECS.glob("*.arch")) + sorted(NETWORKS.glob("*.arch")) + [
-    p for p in sorted((SPECS / "v2").glob("*.arch")) if _loads(p) and _version1_layers(p)]
+ZOO = sorted(SPECS.glob("*.arch")) + sorted(NETWORKS.glob("*.arch"))
 
 
 @lru_cache(maxsize=None)
@@ -273,3 +250,26 @@ def test_count_option_rows_add_up() -> None:
     assert json.loads(out)["totals"]["ops"]["total"] == json.loads(out)["totals"]["mults"] == 4_089_184_256
     status, out, _ = run_cli("check", str(SPECS / "resnet.arch"), "--count", "flops", "--depth", "0")
     assert "8,178,368,512" in out and "ops (2 x multiply-accumulates)" in out
+
+
+# --- version-2 layers ----------------------------------------------------------------------
+
+V2_LAYERS = [
+    "input 8x8x4\nconv 3x3 x4 -> layernorm -> relu -> gap -> flatten -> fc 6 -> layernorm",
+    "input 8x8x4\nconv 3x3 x4 -> groupnorm 2 -> instancenorm -> instancenorm affine -> layerscale -> droppath 0.2",
+    "input 8x8x4\nconv 3x3 x4 -> fc 6 pixelwise -> resize 11x13 -> resize 3x5 mode=bilinear -> droppath 0 -> relu",
+    "input 8x8x3\nconv 3x3 x4 -> hflip -> vflip p=0.3 -> randomcrop 4x4 pad=1 -> rotate 10 -> conv 1x1 x3 "
+    "-> colorjitter brightness=0.2 contrast=0.2 saturation=0.2 -> pcacolor -> relu",
+]
+
+
+@pytest.mark.parametrize("text", V2_LAYERS)
+def test_training_memory_on_version_2_layers(text: str) -> None:
+    graph = load(text)
+    for batch in (2, 5):
+        assert memory.footprint(graph, batch).activation_bytes == saved_bytes(graph, batch)
+
+
+@pytest.mark.parametrize("text", V2_LAYERS)
+def test_counts_on_version_2_layers(text: str) -> None:
+    _assert_counts(load(text))

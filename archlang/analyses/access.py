@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..core.ir import Graph, Node
+from ..core.ir import Graph, Node, Runs
 from ..core.shapes import Shape, is_volume
 from ..ops import MERGES
 
@@ -24,8 +24,15 @@ def is_merge(node: Node) -> bool:
 
 
 def attr(node: Node, key: str, default: Any = None) -> Any:
-    """A resolved attribute of the node (pads, strides and groups as the op's resolve step derived them)."""
-    return (node.resolved or node.attrs).get(key, default)
+    """A resolved attribute of the node: what the op's resolve step derived (pads, a pool's
+    stride, groups, a resize's size) on top of the attributes as written."""
+    resolved = node.resolved or node.attrs
+    return resolved.get(key, default)
+
+
+def runs_in(node: Node, training: bool) -> bool:
+    """Whether ``forward`` computes the node in the given mode (``Runs.NEVER``: in neither)."""
+    return node.runs == Runs.ALWAYS or (training and node.runs == Runs.TRAINING)
 
 
 def shape(node: Node) -> Shape:
@@ -41,9 +48,12 @@ def in_shape(graph: Graph, node: Node) -> Shape:
     return shape(graph.nodes[node.inputs[0]]) if node.inputs else ()
 
 
-def output_nodes(graph: Graph) -> list[Node]:
-    """The network's outputs."""
-    return [graph.nodes[out.node] for out in graph.outputs]
+def output_nodes(graph: Graph, training: bool = True) -> list[Node]:
+    """The nodes of the network's outputs in one mode (training: all of them), each once."""
+    seen: dict[int, Node] = {}
+    for out in graph.outputs_in(training):
+        seen.setdefault(out.node, graph.nodes[out.node])
+    return list(seen.values()) or [graph.nodes[graph.output]]
 
 
 def window(node: Node, axis: int) -> tuple[int, int, int, int]:

@@ -3,22 +3,23 @@ FLOPs as twice those, and the rules of fvcore, thop and ptflops, op by op, so th
 those counters print can be reproduced from a spec without running it.
 
 Each counter's rules, as its source applies them to the modules archlang generates (batch 1,
-eval mode): an op a counter has no rule for counts 0 there, as in the counter itself."""
+eval mode): an op a counter has no rule for counts 0 there, as in the counter itself, and a layer
+that runs only in training (or never) counts 0 under every convention, as in ``mults``."""
 
 from __future__ import annotations
 
 from typing import Callable
 
 from ..core.ir import Graph, Node
-from ..core.shapes import numel
+from ..core.shapes import is_volume, numel
 from . import access
 
 CONVENTIONS = {
     "macs": "multiply-accumulates of conv, convt and fc, bias excluded",
     "flops": "2 x multiply-accumulates",
-    "fvcore": "fvcore 0.1.5 FLOPs: one per multiply-accumulate; batch norm, upsampling, adaptive average pooling",
-    "thop": "thop 0.1.1 MACs: conv, fc, batch norm, average pooling, upsampling, softmax",
-    "ptflops": "ptflops 0.7.5 MACs (pytorch backend): bias, batch norm, activations, pooling, upsampling",
+    "fvcore": "fvcore 0.1.5 FLOPs: one per multiply-accumulate; normalisations, upsampling, adaptive average pooling",
+    "thop": "thop 0.1.1 MACs: conv, fc, batch, instance and layer norm, average pooling, upsampling, softmax",
+    "ptflops": "ptflops 0.7.5 MACs (pytorch backend): bias, normalisations, activations, pooling, upsampling",
 }
 WEIGHTED = frozenset({"conv", "dwconv", "convt", "fc"})
 UPSAMPLE_THOP = {"nearest": 1, "bilinear": 11, "bicubic": 224 + 35}
@@ -52,11 +53,23 @@ def fvcore_ops(graph: Graph, node: Node) -> int:
         return node.mults
     if name == "bn":
         return 2 * n_in
-    if name == "upsample":
+    if name in ("upsample", "resize"):
         return UPSAMPLE_FVCORE[access.attr(node, "mode", "nearest")] * n_out
     if name in ("adaptiveavgpool", "gap"):
         return n_in
+    if name in ("layernorm", "groupnorm", "instancenorm"):  # 4 per element, 5 with a scale and shift
+        return (5 if _affine(node) else 4) * n_in
     return 0
+
+
+def _affine(node: Node) -> bool:
+    """Whether a normalisation has a learnt scale and shift (instance norm only with `affine`)."""
+    return access.op_name(node) != "instancenorm" or bool(access.attr(node, "affine"))
+
+
+def _pixelwise(node: Node) -> bool:
+    """``fc pixelwise``: a subclass of ``nn.Linear``, which thop and ptflops match by exact type."""
+    return access.op_name(node) == "fc" and bool(access.attr(node, "pixelwise"))
 
 
 def _thop_conv(graph: Graph, node: Node) -> int:
@@ -72,9 +85,13 @@ def thop_ops(graph: Graph, node: Node) -> int:
     if name in ("conv", "dwconv", "convt"):
         return _thop_conv(graph, node)
     if name == "fc":
-        return node.mults
+        return 0 if _pixelwise(node) else node.mults
     if name == "bn":
         return 4 * n_in  # 2 per element, doubled for the affine parameters
+    if name == "instancenorm" or (name == "layernorm" and not is_volume(access.shape(node))):
+        # 2 per element, doubled with a scale and shift; the pixel-wise LayerNorm2d and
+        # GroupNorm have no rule in thop (matched by exact type)
+        return (4 if _affine(node) else 2) * n_in
     if name == "avgpool":
         return n_out
     if name in ("adaptiveavgpool", "gap"):
@@ -97,7 +114,7 @@ def ptflops_ops(graph: Graph, node: Node) -> int:
     name = access.op_name(node)
     n_in, n_out = _sizes(graph, node) if node.inputs else (0, 0)
     if name in WEIGHTED:
-        return node.mults + _bias(graph, node)
+        return 0 if _pixelwise(node) else node.mults + _bias(graph, node)
     if name in PTFLOPS_OUTPUT:
         return PTFLOPS_OUTPUT[name] * n_out
     if name in ("maxpool", "avgpool"):
@@ -108,6 +125,12 @@ def ptflops_ops(graph: Graph, node: Node) -> int:
         return 2 * n_in
     if name == "upsample":
         return 2 * n_out
+    if name == "resize":  # the patched F.interpolate: one per output element
+        return n_out
+    if name in ("groupnorm", "instancenorm") or (name == "layernorm" and not is_volume(access.shape(node))):
+        # the batch-norm hook: one per element, two where the module has an `affine` attribute
+        # that is true (LayerNorm has none; the pixel-wise LayerNorm2d is not matched at all)
+        return (2 if name != "layernorm" and _affine(node) else 1) * n_in
     if name == "lrn":
         h, w, c = access.shape(node)
         # F.local_response_norm: input * input, the channel-padded average, * alpha and + k
@@ -127,4 +150,5 @@ COUNTERS: dict[str, Callable[[Graph, Node], int]] = {
 def count(graph: Graph, convention: str) -> dict[int, int]:
     """Every layer's operations under ``convention`` (one of :data:`CONVENTIONS`), by node index."""
     rule = COUNTERS[convention]
-    return {node.index: rule(graph, node) for node in graph.layers}
+    # the counters run the model in eval mode: a layer that does not run there counts nothing
+    return {node.index: rule(graph, node) if access.runs_in(node, training=False) else 0 for node in graph.layers}

@@ -4,7 +4,7 @@ changed layer (output shape, parameters, multiplies, op), and both sides' totals
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from ..core.records import dataclass, field
 from difflib import SequenceMatcher
 from typing import Any
 
@@ -40,11 +40,11 @@ class Diff:
                 "totals": {"params": [ta.params, tb.params], "mults": [ta.mults, tb.mults]}}
 
 
-def side(path: str, params: dict[str, float]) -> Report:
-    """One side of the diff: the spec at ``path`` with its overrides."""
+def side(path: str, params: dict[str, float], variant: str | None = None) -> Report:
+    """One side of the diff: the spec at ``path`` with its overrides and ``variant``."""
     from ..api import load_file
 
-    return Report.of(load_file(path, params))
+    return Report.of(load_file(path, params, variant=variant), variant)
 
 
 def _same(a: Row, b: Row) -> bool:

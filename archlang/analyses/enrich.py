@@ -3,7 +3,7 @@ operation counts under a convention, the training-memory totals and summary line
 
 from __future__ import annotations
 
-from dataclasses import replace
+from ..core.records import replace
 from typing import Any
 
 from ..core.ir import Graph

@@ -64,7 +64,8 @@ def _rates(graph: Graph, axis: int) -> dict[int, Fraction | None]:
             rates[node.index] = source / access.attr(node, "stride")[axis]
         elif name in ("convt", "upsample"):
             rates[node.index] = source * access.attr(node, "stride" if name == "convt" else "scale")[axis]
-        elif name in access.ADAPTIVE_POOLS or name in access.GLOBAL_POOLS:
+        elif name in access.ADAPTIVE_POOLS or name in access.GLOBAL_POOLS or (
+                name == "resize" and access.attr(node, "like") is None):  # a fixed output size
             rates[node.index] = Fraction(0)
         else:
             rates[node.index] = source

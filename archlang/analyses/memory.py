@@ -8,19 +8,27 @@ nothing for the tensor it shares, and parameters are left out. Sizes are affine 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from ..core.records import dataclass, field
 
 from ..core.ir import Graph, Node
 from ..core.shapes import numel
 from ..emit.codegen import inplace_activations
 from . import access
 
-FLOAT32, INT64 = 4, 8
+FLOAT32, INT64, BOOL = 4, 8, 1
 RESULT_SAVED = frozenset({"relu", "sigmoid", "tanh", "softmax", "logsoftmax"})
 INPUT_SAVED = frozenset({"leakyrelu", "elu", "hardsigmoid", "silu", "hardswish", "gelu", "mish"})
-# run in place, these keep a copy of their input for backward (leaky_relu_ keeps its result instead)
-COPIED_WHEN_INPLACE = frozenset({"silu", "hardswish"})
 VIEWS = frozenset({"flatten", "chunk"})
+# normalisations that keep their input and two statistics per group: the groups per sample
+NORMS = {
+    "layernorm": lambda shape, groups: shape[0] * shape[1] if len(shape) == 3 else 1,  # each pixel
+    "groupnorm": lambda shape, groups: groups,
+    "instancenorm": lambda shape, groups: shape[-1],
+}
+# pcacolor adds a shift and keeps nothing
+AUGMENTATIONS = frozenset({"hflip", "vflip", "randomcrop", "rotate", "colorjitter", "pcacolor"})
+# run in place, these save a copy for backward (hardtanh_, silu_, hardswish_), not the overwritten tensor
+COPIED_IN_PLACE = frozenset({"relu6", "silu", "hardswish"})
 
 
 @dataclass(frozen=True)
@@ -64,12 +72,14 @@ def saved_for_backward(graph: Graph) -> Saved:
     needs_grad: dict[int, bool] = {}
     saved = Saved()
     for node in graph.nodes:
+        if not access.runs_in(node, training=True):  # `Runs.NEVER`: forward does not compute it
+            continue
         out = Storage(numel(access.shape(node)) * FLOAT32)
         sources = access.input_nodes(graph, node)
         trainable = node.trainable and node.params > 0
         needs_grad[node.index] = trainable or any(needs_grad[s.index] for s in sources)
         shares = access.op_name(node) in VIEWS or node.index in inplace or (
-            access.op_name(node) == "dropout" and access.attr(node, "p") == 0)  # p=0 returns its input
+            access.op_name(node) in ("dropout", "droppath") and access.attr(node, "p") == 0)  # p=0 returns its input
         if sources and shares:
             owner[node.index] = owner[sources[0].index]
         else:
@@ -101,16 +111,12 @@ def _save(saved: Saved, node: Node, sources: list[Node], trainable: bool, owner:
         _new(saved, node, "bn-stats", Storage(0, 4 * access.shape(node)[-1] * FLOAT32))
     elif name in RESULT_SAVED:
         _keep(saved, node, *result)
+    elif name in COPIED_IN_PLACE and inplace:  # the in-place kernels keep a copy of the tensor
+        _new(saved, node, "result", Storage(out_numel * FLOAT32))
     elif name == "relu6":
-        if inplace:  # hardtanh_ keeps a copy of its result
-            _new(saved, node, "result", Storage(out_numel * FLOAT32))
-        else:
-            _keep(saved, node, *given)
+        _keep(saved, node, *given)
     elif name in INPUT_SAVED:
-        if inplace and name in COPIED_WHEN_INPLACE:  # silu_ and hardswish_ need the input they overwrite
-            _new(saved, node, "input", Storage(out_numel * FLOAT32))
-        else:
-            _keep(saved, node, *given)
+        _keep(saved, node, *given)
     elif name in ("maxpool", "avgpool"):
         _save_pool(saved, node, source, given)
     elif name in ("adaptiveavgpool", "gap"):
@@ -127,6 +133,46 @@ def _save(saved: Saved, node: Node, sources: list[Node], trainable: bool, owner:
             _new(saved, node, "mask", Storage(out_numel * FLOAT32))  # float32 on CPU
     elif name == "lrn":
         _save_lrn(saved, node, given)
+    elif name in NORMS:
+        _keep(saved, node, *given)  # the input, and a mean and an inverse deviation per group
+        groups = NORMS[name](access.shape(node), access.attr(node, "groups"))
+        _new(saved, node, "norm-stats", Storage(2 * groups * FLOAT32))
+        if name == "instancenorm" and access.attr(node, "affine"):  # the weight, repeated per sample
+            _new(saved, node, "weight", Storage(access.shape(node)[-1] * FLOAT32))
+    elif name == "layerscale":
+        if trainable:  # `gamma * x` keeps x for gamma's gradient (gamma itself is a parameter)
+            _keep(saved, node, *given)
+    elif name == "droppath":
+        if access.attr(node, "p") > 0:  # `x * noise` keeps the per-sample noise
+            _new(saved, node, "noise", Storage(FLOAT32))
+    elif name in AUGMENTATIONS:
+        _save_augmentation(saved, node, source, given)
+
+
+def _save_augmentation(saved: Saved, node: Node, source: Node, given: tuple[tuple[str, int], Storage]) -> None:
+    """What the training-mode augmentation kernels of ``emit.runtime`` keep, where a gradient
+    flows through them (an augmentation in the middle of a network)."""
+    name = access.op_name(node)
+    h, w, c = access.shape(node)
+    if name in ("hflip", "vflip"):
+        _new(saved, node, "chosen", Storage(BOOL))  # torch.where keeps its condition
+    elif name == "randomcrop":
+        pad = access.attr(node, "pad") or 0
+        hi, wi, _ = access.shape(source)
+        if pad:  # both gathers keep their input: the padded copy, then the rows taken from it
+            _new(saved, node, "padded", Storage((hi + 2 * pad) * (wi + 2 * pad) * c * FLOAT32))
+        else:
+            _keep(saved, node, *given)
+        _new(saved, node, "rows", Storage(h * (wi + 2 * pad) * c * FLOAT32))
+        _new(saved, node, "indices", Storage((h + w) * INT64))
+    elif name == "rotate":  # grid_sample keeps its input and the sampling grid
+        _keep(saved, node, *given)
+        _new(saved, node, "grid", Storage(h * w * 2 * FLOAT32))
+    elif name == "colorjitter":  # each blend keeps its per-sample factor (and 1 - factor)
+        factors = sum(n for key, n in (("brightness", 1), ("contrast", 2), ("saturation", 2))
+                      if access.attr(node, key))
+        if factors:
+            _new(saved, node, "factors", Storage(factors * FLOAT32))
 
 
 def _save_pool(saved: Saved, node: Node, source: Node, given: tuple[tuple[str, int], Storage]) -> None:

@@ -8,7 +8,7 @@ merges of branches with different offsets. ``Q / P`` is the effective stride."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ..core.records import dataclass
 from fractions import Fraction
 from math import floor, gcd
 from typing import Callable, Iterable

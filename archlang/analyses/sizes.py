@@ -11,7 +11,7 @@ window must fit; monotone, so a threshold on ``n``), and a merge needs its branc
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from ..core.records import dataclass
 from fractions import Fraction
 from math import gcd
 
@@ -84,8 +84,10 @@ def _rule_size(node: Node, shape: tuple[int, ...], axis: int) -> int | None:
     op = lookup(access.op_name(node))
     if op is None:
         raise NotStatic(access.op_name(node))
+    if access.attr(node, "like") is not None:  # `resize like=NAME` follows another tensor's size
+        raise NotStatic(access.op_name(node))
     try:
-        return op.rule(shape, op.resolve(shape, node.attrs))[axis]
+        return op.rule(shape, op.resolve(shape, dict(node.attrs)))[axis]  # resolved for this input
     except ShapeError:
         return None
 
