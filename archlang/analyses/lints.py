@@ -1,42 +1,17 @@
-"""Lints: likely mistakes that are not errors, each a warning at the layer it concerns."""
+"""Lints: likely mistakes that are not errors, each a warning at the layer it concerns.
+
+The language itself warns of a binding that feeds no output and of an input that looks
+channel-first (``sema``); the lints here need the analyses and do not repeat those."""
 
 from __future__ import annotations
 
 from fractions import Fraction
 
 from ..core.errors import Diagnostic
-from ..core.ir import Graph, Node
-from ..core.shapes import fmt, is_volume
+from ..core.ir import Graph
+from ..core.shapes import is_volume
 from . import access, sizes
 
-CHANNEL_COUNTS = (1, 2, 3, 4)  # what a channel-first input's first dimension usually is
-
-
-def unused_bindings(graph: Graph) -> list[Diagnostic]:
-    """A tensor binding whose result feeds nothing (and is not the output)."""
-    consumers = graph.consumers()
-    outputs = {n.index for n in access.output_nodes(graph)}
-    found = []
-    for node in graph.layers:
-        if consumers[node.index] or node.index in outputs:
-            continue
-        binding = next((f for f in reversed(node.frames) if f.kind == "binding"), None)
-        if binding is None:
-            continue
-        first = next(n for n in graph.layers if binding in n.frames)
-        found.append(Diagnostic("warning", f"`{binding.name}` is computed but feeds nothing", first.span,
-                                f"use `{binding.name}` in a later chain (e.g. `concat(..., {binding.name})`), "
-                                "or remove the binding"))
-    return found
-
-
-def channel_first_input(graph: Graph) -> list[Diagnostic]:
-    shape = access.shape(graph.input)
-    if is_volume(shape) and shape[0] in CHANNEL_COUNTS and shape[1] == shape[2] and shape[2] >= 16:
-        return [Diagnostic("warning", f"the input `{fmt(shape)}` looks channel-first: archlang reads HxWxC",
-                           graph.input.span, f"for {shape[0]} channels of {shape[1]}x{shape[2]}, write "
-                           f"`input {shape[1]}x{shape[2]}x{shape[0]}`")]
-    return []
 
 
 def uneven_same(graph: Graph) -> list[Diagnostic]:
@@ -106,4 +81,4 @@ def fragile_concats(graph: Graph) -> list[Diagnostic]:
 
 def lint(graph: Graph) -> list[Diagnostic]:
     """Every lint's warnings for an analysed graph."""
-    return unused_bindings(graph) + channel_first_input(graph) + uneven_same(graph) + fragile_concats(graph)
+    return uneven_same(graph) + fragile_concats(graph)
