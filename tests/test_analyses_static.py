@@ -202,3 +202,24 @@ def test_zoo_has_no_lint_warnings() -> None:
     for path in ZOO:
         graph = load(path)
         assert lint(graph) == [], path.stem
+
+
+def test_sizes_honour_asserts_on_tensor_sizes() -> None:
+    """YOLOv8's shapes fit at any width from 25 with the right remainder mod 32, but its asserts
+    ask for strides 8, 16 and 32 to divide the input: only multiples of 32 pass."""
+    graph = load(SPECS / "yolov8.arch")
+    height = sizes.legal_sizes(graph, 0, 200)
+    assert sizes.values(height, 200) == [32, 64, 96, 128, 160, 192] == brute_force(SPECS / "yolov8.arch", 0, 200)
+    assert sizes.rule(height, "h", 200) == "h >= 32 and h % 32 == 0"
+    assert sizes.rule(sizes.legal_sizes(graph, 1, 200), "w", 200) == "w >= 25 and w % 32 in {0, 25, 26, 27, 28, 29, 30, 31}"
+
+
+def test_sizes_with_an_assert_on_a_total_that_grows_are_checked_one_by_one() -> None:
+    text = "input 16x16x3\nconv 3x3 x4 -> relu\nassert mults <= 22000"
+    graph = load(text)
+    with pytest.raises(sizes.NotStatic):
+        sizes.legal_sizes(graph, 0)
+    found = sizes.report(graph, 20, lambda shape: load(text, None, shape))
+    # 3x3x3 multiplies for each of 4 channels at each output position: (h - 2) x 14 x 108 <= 22000
+    assert found["height"].values == list(range(3, 17)) == [
+        h for h in range(1, 21) if h >= 3 and (h - 2) * 14 * 108 <= 22000]

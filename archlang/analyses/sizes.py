@@ -155,9 +155,45 @@ def _is_broadcast(size: Size, other_axis_size: int) -> bool:
     return size.step == 0 and set(size.values) == {1} and other_axis_size == 1
 
 
-def legal_sizes(graph: Graph, axis: int) -> Legal:
-    """The input sizes along ``axis`` (0: height, 1: width) the spec accepts, the other axis held."""
-    return _walk(graph, axis, {})
+def legal_sizes(graph: Graph, axis: int, upto: int = 1024) -> Legal:
+    """The input sizes along ``axis`` (0: height, 1: width) the spec accepts, the other axis held.
+    The shape rules give a set valid at every size; a spec's ``assert`` statements, tested at each
+    size up to ``upto`` with the sizes those rules give, narrow it (then exact up to ``upto``)."""
+    sizes: dict[int, Size | None] = {}
+    legal = _walk(graph, axis, {}, sizes)
+    if not graph.asserts:
+        return legal
+    return _with_asserts(graph, axis, legal, sizes, upto)
+
+
+def _with_asserts(graph: Graph, axis: int, legal: Legal, sizes: dict[int, Size | None], upto: int) -> Legal:
+    for check in graph.asserts:
+        if check.reads_size_totals:
+            raise NotStatic("an `assert` reads a total that changes with the input size")
+        if any(sizes.get(node) is None and node != 0 for node in check.tensors.values()):
+            raise NotStatic("an `assert` reads a tensor whose size is not followed")
+
+    def shape_at(node: int, n: int) -> tuple[int, ...]:
+        shape = list(access.shape(graph.nodes[node]))
+        shape[axis] = n if node == 0 else sizes[node](n)  # type: ignore[misc]
+        return tuple(shape)
+
+    members = [n for n in values(legal, upto) if all(
+        check.holds({name: shape_at(node, n) for name, node in check.tensors.items()}) for check in graph.asserts)]
+    return _fitted(members, upto)
+
+
+def _fitted(members: list[int], upto: int) -> Legal:
+    """The sizes ``members`` (those legal up to ``upto``) as a periodic set where two periods or
+    more show the pattern, else as they are."""
+    found = set(members)
+    if not members:
+        return Legal(0, finite=frozenset())
+    start = members[0]
+    for period in range(1, (upto - start) // 2 + 1):
+        if all((n in found) == (n + period in found) for n in range(start, upto - period + 1)):
+            return Legal(start, period, frozenset(n % period for n in members[:period] if n < start + period))
+    return Legal(0, finite=frozenset(members))
 
 
 def fragile_merges(graph: Graph, axis: int) -> dict[int, frozenset[int]]:
@@ -167,19 +203,25 @@ def fragile_merges(graph: Graph, axis: int) -> dict[int, frozenset[int]]:
     return found
 
 
-def _walk(graph: Graph, axis: int, fragile: dict[int, frozenset[int]]) -> Legal:
+def _walk(graph: Graph, axis: int, fragile: dict[int, frozenset[int]],
+          sizes: dict[int, Size | None] | None = None) -> Legal:
     if not is_volume(graph.input.shape):
         raise NotStatic("a vector input has no height or width")
     if any(re.search(r"\bin\s*\.\s*[hw]\b", text) for text in graph.sources.values()):
         raise NotStatic("the spec reads `in.h` or `in.w`: its structure may change with the size")
-    sizes: dict[int, Size | None] = {0: Size(1, 1, 1, (1,))}
+    sizes = {} if sizes is None else sizes
+    sizes[0] = Size(1, 1, 1, (1,))
     legal = Legal(1)
     for node in graph.layers:
         sources = [sizes[i] for i in node.inputs]
         if not is_volume(access.shape(node)) or any(s is None for s in sources):
             sizes[node.index] = None
             continue
-        if access.is_merge(node):
+        if access.attr(node, "like_node") is not None:  # `resize like=NAME`: NAME's size
+            sizes[node.index] = sizes.get(access.attr(node, "like_node"))
+            if sizes[node.index] is None:
+                raise NotStatic("`like=` names a tensor whose size is not followed")
+        elif access.is_merge(node):
             other = [access.shape(n)[1 - axis] for n in access.input_nodes(graph, node)]
             full = [s for s, o in zip(sources, other) if not _is_broadcast(s, o)] or sources[:1]  # type: ignore
             for branch in full[1:]:
@@ -245,7 +287,7 @@ def report(graph: Graph, upto: int, load) -> dict[str, AxisReport]:
     out = {}
     for axis, (key, var) in enumerate((("height", "h"), ("width", "w"))):
         try:
-            legal = legal_sizes(graph, axis)
+            legal = legal_sizes(graph, axis, upto)
         except NotStatic:
             legal = by_checking(graph, axis, upto, load)
         out[key] = AxisReport(rule(legal, var, upto), values(legal, upto))

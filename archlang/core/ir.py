@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .records import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Callable, Mapping
 
 from .errors import Diagnostic, Span
 from .opdef import Definition, OpDef
@@ -103,6 +103,18 @@ class BlockInstance:
     label: str | None = None  # the `LABEL:` that named it, if any
 
 
+@dataclass(frozen=True)
+class AssertCheck:
+    """An ``assert`` as the analyses can test it again at another input size (``sizes``): the
+    bound tensors it reads (name -> node index), whether it reads a total that changes with the
+    input size (``mults``, ``train_mults``, ``activations``), and the test on the tensors' shapes."""
+
+    span: Span | None
+    tensors: Mapping[str, int]
+    reads_size_totals: bool
+    holds: Callable[[Mapping[str, Shape]], bool]
+
+
 @dataclass
 class Graph:
     """An analysed network."""
@@ -120,6 +132,7 @@ class Graph:
     files: dict[str, str] = field(default_factory=dict)  # absolute path -> text of each `use`d file
     variants: list[str] = field(default_factory=list)  # the spec's `variant` names, in order
     variant: str | None = None  # the one chosen, if any
+    asserts: list[AssertCheck] = field(default_factory=list)  # the spec's `assert`s, to test at other sizes
 
     @property
     def input(self) -> Node:

@@ -5,16 +5,20 @@ its bound tensors (``NAME.h``, ``NAME.w``, ``NAME.c``, ``input`` included)."""
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
-from ..core.ir import Graph, Runs
+from ..core.errors import DiagnosticSink
+from ..core.ir import AssertCheck, Graph, Runs
+from ..core.shapes import Shape
 from ..lang import syntax as s
-from .scope import Env, Number, Poison
+from .numbers import NumberEvaluator
+from .scope import Env, Known, Number, Poison
 
 if TYPE_CHECKING:  # pragma: no cover
     from .chains import ChainBuilder
 
 TOTALS = ("params", "trainable", "mults", "train_mults", "activations")
+SIZE_TOTALS = frozenset({"mults", "train_mults", "activations"})  # these change with the input size
 
 
 def totals(graph: Graph) -> dict[str, int]:
@@ -38,6 +42,7 @@ def check_asserts(builder: "ChainBuilder", asserts: list[s.Assert], env: Env) ->
         return
     scope = Env(env.file, parent=env, tensors=env.tensors, consts=dict(totals(builder.graph)))
     for st in asserts:
+        builder.graph.asserts.append(_recheck(builder, st, scope))
         try:
             if builder.kind(st.condition, scope) != "number":
                 raise builder.numbers.fail("an assert takes a condition on numbers", st.condition.span,
@@ -104,3 +109,31 @@ def _number(value: Number) -> str:
     if isinstance(value, float) and not value.is_integer():
         return f"{value:,.6g}"
     return f"{int(value):,}"
+
+
+def _recheck(builder: "ChainBuilder", st: s.Assert, scope: Env) -> AssertCheck:
+    """``st`` as a test of the bound tensors' shapes, for the analysis of legal input sizes."""
+    read = {e.tensor for e in _walk(st.condition) if isinstance(e, s.TensorDim)}
+    tensors = {name: t.node for name in read if isinstance(t := scope.tensor(name), Known)}
+    totals = any(isinstance(e, s.Layer) and not e.args and e.name in SIZE_TOTALS for e in _walk(st.condition))
+
+    numbers = NumberEvaluator(DiagnosticSink())  # a test at another size reports nothing
+
+    def holds(shapes: Mapping[str, Shape]) -> bool:
+        at = Env(scope.file, parent=scope.parent, consts=scope.consts,
+                 tensors={**scope.tensors, **{name: Known(tensors[name], shapes[name]) for name in tensors}})
+        try:
+            return bool(numbers.eval(st.condition, at))
+        except Poison:
+            return False
+
+    return AssertCheck(st.condition.span, tensors, totals, holds)
+
+
+def _walk(e: Any) -> Iterator[Any]:
+    """Every syntax node under ``e``."""
+    for child in vars(e).values():
+        for kid in child if isinstance(child, tuple) else (child,):
+            if hasattr(kid, "span"):
+                yield from _walk(kid)
+    yield e

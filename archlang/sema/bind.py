@@ -96,8 +96,8 @@ class Binder:
                             _pytorch_spelling(op, arg) or suggest(arg.name, sig.keywords) or (
                                 f"its keywords are {', '.join(f'`{k}`' for k in sig.keywords)}"
                                 if sig.keywords else None))
-        if slot.kind == "tensor":  # `like=NAME`: the name, and the shape of that tensor
-            attrs[slot.attr], attrs[slot.attr + "_shape"] = self._tensor(arg, env)
+        if slot.kind == "tensor":  # `like=NAME`: the name, the shape and the node of that tensor
+            attrs[slot.attr], attrs[slot.attr + "_shape"], attrs[slot.attr + "_node"] = self._tensor(arg, env)
         elif slot.kind == "word":
             choices = sig.choices[arg.name]
             if not isinstance(arg.value, str) or arg.value not in choices:
@@ -109,7 +109,7 @@ class Binder:
             attrs[slot.attr] = self.value(slot, (arg.value,), arg.span, env, f"`{arg.name}`")
         spans[arg.name] = arg.span
 
-    def _tensor(self, arg: s.KeywordArg, env: Env) -> tuple[str, tuple[int, ...]]:
+    def _tensor(self, arg: s.KeywordArg, env: Env) -> tuple[str, tuple[int, ...], int]:
         """The tensor a keyword names: ``input``, a binding, or ``in`` (inside a block)."""
         name = arg.value
         if not isinstance(name, str):
@@ -129,7 +129,7 @@ class Binder:
                                 or "name `input`, a tensor bound earlier (`name = chain`), or `in` in a block")
         if not isinstance(tensor, Known):
             raise Poison()
-        return name, tensor.shape
+        return name, tensor.shape, tensor.node
 
     def _unknown_word(self, op: OpDef, arg: s.WordArg, env: Env) -> None:
         if arg.word in _WORDS:
