@@ -42,9 +42,7 @@ CASES = [
 
 
 @pytest.mark.parametrize("spec, params, name, kwargs", CASES, ids=[c[2] for c in CASES])
-def test_same_network_as_torchvision(spec: str, params: dict, name: str, kwargs: dict) -> None:
-    import torchvision
-
+def test_same_network_as_torchvision(torchvision, spec: str, params: dict, name: str, kwargs: dict) -> None:
     torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
     device = "cuda" if torch.cuda.is_available() else "cpu"
     torch.manual_seed(0)
