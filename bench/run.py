@@ -85,13 +85,15 @@ def scaling(folder: Path, runs: int, sizes: tuple[int, ...], quick: bool) -> Non
 
 
 def _median_pair(make_a, make_b, runs: int) -> tuple[list[float], list[float], list[float], list[float]]:
-    """CPU and wall seconds of ``make_a()`` and ``make_b()``, alternated run by run."""
+    """CPU and wall seconds of ``make_a()`` and ``make_b()``, alternated run by run, each going
+    first in every other pair (the second of a pair finds the allocator and caches warmer)."""
     import gc
 
     cpu_a, cpu_b, wall_a, wall_b = [], [], [], []
     make_a(), make_b()  # warm-up: imports, caches
-    for _ in range(runs):
-        for fn, cpus, walls in ((make_a, cpu_a, wall_a), (make_b, cpu_b, wall_b)):
+    for run in range(runs):
+        pair = [(make_a, cpu_a, wall_a), (make_b, cpu_b, wall_b)]
+        for fn, cpus, walls in pair if run % 2 == 0 else pair[::-1]:
             gc.collect()
             c, w = time.process_time(), time.perf_counter()
             fn()

@@ -163,6 +163,18 @@ def _layout(shape: tuple[int, ...]) -> tuple[int, ...]:
     return (shape[2], shape[0], shape[1]) if len(shape) == 3 else shape
 
 
+@contextlib.contextmanager
+def _fakes_unregistered() -> Iterator[None]:
+    """ptflops and fvcore import torchvision where it is installed; the torchvision build that fits
+    the pinned CPU torch imports only with `torch.library.register_fake` made a no-op."""
+    original = torch.library.register_fake
+    torch.library.register_fake = lambda *args, **kwargs: (lambda fn: fn)
+    try:
+        yield
+    finally:
+        torch.library.register_fake = original
+
+
 def counter_totals(graph: Graph) -> dict[str, float]:
     """fvcore's, thop's and ptflops' totals on the compiled model (batch 1, eval mode); a counter
     that cannot be imported is left out."""
@@ -175,7 +187,7 @@ def counter_totals(graph: Graph) -> dict[str, float]:
         model = build_module(graph).eval()
     x = torch.rand(1, *shape)
     quiet = io.StringIO()
-    with contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
+    with contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet), _fakes_unregistered():
         logging.disable(logging.WARNING)
         try:
             from fvcore.nn import FlopCountAnalysis

@@ -12,7 +12,7 @@ from ..core.records import dataclass, field
 
 from ..core.ir import Graph, Node
 from ..core.shapes import numel
-from ..emit.codegen import inplace_activations
+from ..emit.codegen import inplace_activations, inplace_merges
 from . import access
 
 FLOAT32, INT64, BOOL = 4, 8, 1
@@ -67,6 +67,7 @@ def _keep(saved: Saved, node: Node, key: tuple[str, int], storage: Storage) -> N
 def saved_for_backward(graph: Graph) -> Saved:
     """Every storage autograd saves in one training-mode forward pass on CPU at float32."""
     inplace = inplace_activations(graph)
+    merged_into = inplace_merges(graph)  # an in-place add's result is the operand it overwrote
     owner: dict[int, tuple[str, int]] = {}
     sizes: dict[tuple[str, int], Storage] = {}
     needs_grad: dict[int, bool] = {}
@@ -80,7 +81,9 @@ def saved_for_backward(graph: Graph) -> Saved:
         needs_grad[node.index] = trainable or any(needs_grad[s.index] for s in sources)
         shares = access.op_name(node) in VIEWS or node.index in inplace or (
             access.op_name(node) in ("dropout", "droppath") and access.attr(node, "p") == 0)  # p=0 returns its input
-        if sources and shares:
+        if node.index in merged_into:
+            owner[node.index] = owner[sources[merged_into[node.index]].index]
+        elif sources and shares:
             owner[node.index] = owner[sources[0].index]
         else:
             owner[node.index] = ("node", node.index)

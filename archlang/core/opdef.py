@@ -104,6 +104,9 @@ class MergeDef:
     least: int = 1  # the fewest branches it takes
     doc: str = ""
     output_reusable: bool = False
+    # the merge written to overwrite its first operand (branch variables, that one first), where
+    # the code generator finds an operand nothing else needs; None: always a new tensor
+    torch_inplace: Callable[[list[str]], str] | None = None
     family: Family = Family.MERGE
 
 

@@ -11,7 +11,7 @@ import re
 import sys
 from pathlib import Path
 
-from ..core.records import dataclass
+from ..core.records import dataclass, field
 
 from ..core.ir import Graph, Node, Runs
 from ..core.opdef import MergeDef, OpDef
@@ -164,6 +164,8 @@ class Plan:
     vars: dict[int, str]
     inplace: set[int]
     dead_after: dict[int, list[str]]  # variables to `del` after a node: their tensor is no longer needed
+    # merges that overwrite one operand (node -> the operand's position), as `out += identity` does
+    inplace_merges: dict[int, int] = field(default_factory=dict)
 
 
 def plan(graph: Graph) -> Plan:
@@ -178,7 +180,8 @@ def plan(graph: Graph) -> Plan:
     for out in graph.outputs:
         last_use[out.node] = len(graph.nodes)  # the outputs live until `return`
     names = _variables(graph, last_use)
-    return Plan(attrs, names, _inplace(graph, consumers), _dead_after(graph, last_use, names))
+    return Plan(attrs, names, _inplace(graph, consumers), _dead_after(graph, last_use, names),
+                _inplace_merges(graph, consumers))
 
 
 def _unique(name: str, taken: set[str]) -> str:
@@ -237,6 +240,29 @@ def _inplace(graph: Graph, consumers: dict[int, list[int]]) -> set[int]:
         if reusable and consumers[producer.index] == [node.index] and (
                 producer.index not in {o.node for o in graph.outputs}):
             chosen.add(node.index)
+    return chosen
+
+
+def inplace_merges(graph: Graph) -> dict[int, int]:
+    """The merges the generated model computes in place, each with the operand it overwrites."""
+    return _inplace_merges(graph, graph.consumers())
+
+
+def _inplace_merges(graph: Graph, consumers: dict[int, list[int]]) -> dict[int, int]:
+    """A merge may overwrite an operand that autograd does not keep (its producer's output is
+    reusable), that nothing else reads, that is not an output, and that has the result's shape
+    (a 1x1xC operand broadcasts and cannot hold the sum)."""
+    outputs = {o.node for o in graph.outputs}
+    chosen: dict[int, int] = {}
+    for node in graph.layers:
+        if not isinstance(node.definition, MergeDef) or node.definition.torch_inplace is None:
+            continue
+        for position, i in enumerate(node.inputs):
+            producer = graph.nodes[i]
+            reusable = isinstance(producer.definition, (OpDef, MergeDef)) and producer.definition.output_reusable
+            if reusable and consumers[i] == [node.index] and i not in outputs and producer.shape == node.shape:
+                chosen[node.index] = position
+                break
     return chosen
 
 
@@ -399,6 +425,9 @@ def expression(node: Node, args: list[str], p: Plan) -> str:
     """The Python expression computing ``node`` from the variables ``args``, as ``forward`` writes it."""
     op = node.definition
     if isinstance(op, MergeDef):
+        position = p.inplace_merges.get(node.index)
+        if position is not None and op.torch_inplace is not None:  # the overwritten operand first
+            return op.torch_inplace([args[position]] + args[:position] + args[position + 1:])
         return op.torch(args)
     assert isinstance(op, OpDef)
     if op.forward is not None:

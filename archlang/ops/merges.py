@@ -42,6 +42,7 @@ def elementwise_shape(op: str, shapes: list[Shape]) -> Shape:
 register_merge(MergeDef("concat", concat_shape, lambda args: f"torch.cat([{', '.join(args)}], dim=1)", "concat",
                         doc="channels of every branch, side by side", output_reusable=True))
 register_merge(MergeDef("add", lambda shapes: elementwise_shape("add", shapes), lambda args: " + ".join(args), "+",
-                        doc="element-wise sum of the branches", output_reusable=True))
+                        doc="element-wise sum of the branches", output_reusable=True,
+                        torch_inplace=lambda args: args[0] + "".join(f".add_({a})" for a in args[1:])))
 register_merge(MergeDef("mul", lambda shapes: elementwise_shape("mul", shapes), lambda args: " * ".join(args), "×",
                         doc="element-wise product of the branches"))

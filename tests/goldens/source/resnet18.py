@@ -88,7 +88,7 @@ class Resnet(nn.Module):
         branch1 = self.layer1_unit1_basic1_branch1_relu1(branch1)
         branch1 = self.layer1_unit1_basic1_branch1_conv2(branch1)
         branch1 = self.layer1_unit1_basic1_branch1_bn2(branch1)
-        basic1 = branch1 + stem
+        basic1 = branch1.add_(stem)
         del branch1, stem
         basic1 = self.layer1_unit1_basic1_relu1(basic1)
         branch1 = self.layer1_unit2_basic1_branch1_conv1(basic1)
@@ -96,7 +96,7 @@ class Resnet(nn.Module):
         branch1 = self.layer1_unit2_basic1_branch1_relu1(branch1)
         branch1 = self.layer1_unit2_basic1_branch1_conv2(branch1)
         branch1 = self.layer1_unit2_basic1_branch1_bn2(branch1)
-        basic1 = branch1 + basic1
+        basic1 = branch1.add_(basic1)
         del branch1
         basic1 = self.layer1_unit2_basic1_relu1(basic1)
         branch1 = self.layer2_unit1_basic1_branch1_conv1(basic1)
@@ -107,7 +107,7 @@ class Resnet(nn.Module):
         branch2 = self.layer2_unit1_basic1_branch2_conv1(basic1)
         del basic1
         branch2 = self.layer2_unit1_basic1_branch2_bn1(branch2)
-        basic1 = branch1 + branch2
+        basic1 = branch1.add_(branch2)
         del branch1, branch2
         basic1 = self.layer2_unit1_basic1_relu1(basic1)
         branch1 = self.layer2_unit2_basic1_branch1_conv1(basic1)
@@ -115,7 +115,7 @@ class Resnet(nn.Module):
         branch1 = self.layer2_unit2_basic1_branch1_relu1(branch1)
         branch1 = self.layer2_unit2_basic1_branch1_conv2(branch1)
         branch1 = self.layer2_unit2_basic1_branch1_bn2(branch1)
-        basic1 = branch1 + basic1
+        basic1 = branch1.add_(basic1)
         del branch1
         basic1 = self.layer2_unit2_basic1_relu1(basic1)
         branch1 = self.layer3_unit1_basic1_branch1_conv1(basic1)
@@ -126,7 +126,7 @@ class Resnet(nn.Module):
         branch2 = self.layer3_unit1_basic1_branch2_conv1(basic1)
         del basic1
         branch2 = self.layer3_unit1_basic1_branch2_bn1(branch2)
-        basic1 = branch1 + branch2
+        basic1 = branch1.add_(branch2)
         del branch1, branch2
         basic1 = self.layer3_unit1_basic1_relu1(basic1)
         branch1 = self.layer3_unit2_basic1_branch1_conv1(basic1)
@@ -134,7 +134,7 @@ class Resnet(nn.Module):
         branch1 = self.layer3_unit2_basic1_branch1_relu1(branch1)
         branch1 = self.layer3_unit2_basic1_branch1_conv2(branch1)
         branch1 = self.layer3_unit2_basic1_branch1_bn2(branch1)
-        basic1 = branch1 + basic1
+        basic1 = branch1.add_(basic1)
         del branch1
         basic1 = self.layer3_unit2_basic1_relu1(basic1)
         branch1 = self.layer4_unit1_basic1_branch1_conv1(basic1)
@@ -145,7 +145,7 @@ class Resnet(nn.Module):
         branch2 = self.layer4_unit1_basic1_branch2_conv1(basic1)
         del basic1
         branch2 = self.layer4_unit1_basic1_branch2_bn1(branch2)
-        basic1 = branch1 + branch2
+        basic1 = branch1.add_(branch2)
         del branch1, branch2
         basic1 = self.layer4_unit1_basic1_relu1(basic1)
         branch1 = self.layer4_unit2_basic1_branch1_conv1(basic1)
@@ -153,7 +153,7 @@ class Resnet(nn.Module):
         branch1 = self.layer4_unit2_basic1_branch1_relu1(branch1)
         branch1 = self.layer4_unit2_basic1_branch1_conv2(branch1)
         branch1 = self.layer4_unit2_basic1_branch1_bn2(branch1)
-        basic1 = branch1 + basic1
+        basic1 = branch1.add_(basic1)
         del branch1
         basic1 = self.layer4_unit2_basic1_relu1(basic1)
         head = self.head_gap1(basic1)
