@@ -331,16 +331,16 @@ def _check_variants(args: argparse.Namespace) -> ExitCode:
         raise CommandError(f"`{args.file}` has no `variant` statements to check with `-V {ALL_VARIANTS}`")
     reports: list[Report] = []
     failed: list[tuple[str, ArchError]] = []
+    warned: dict[str, Graph] = {}
     for name in names:
         try:
             graph = analyse(text, file, dict(args.defines), args.input, name)
         except ArchError as exc:
             failed.append((name, exc))
             continue
-        if graph.warnings:
-            print(f"variant `{name}`:", file=sys.stderr)
-            print_diagnostics(graph.warnings, graph.sources)
+        warned[name] = graph
         reports.append(Report.of(graph, name))
+    _print_variant_warnings(warned)
     if failed:
         for name, exc in failed:
             print(f"variant `{name}`:", file=sys.stderr)
@@ -348,8 +348,23 @@ def _check_variants(args: argparse.Namespace) -> ExitCode:
         status = max(int(exc.exit_status) for _, exc in failed)
         print(f"{len(failed)} of {len(names)} variants have errors", file=sys.stderr)
         return ExitCode(status)
-    sys.stdout.write(variant_summary(reports, args.format))
+    sys.stdout.write(variant_summary(reports, args.format, color=wants_colour(sys.stdout),
+                                     width=args.width or terminal_width(sys.stdout)))
     return ExitCode.OK
+
+
+def _print_variant_warnings(graphs: dict[str, Graph]) -> None:
+    """A warning every variant gives is printed once; the others under `variant NAME:`."""
+    if not graphs:
+        return
+    shared = [w for w in next(iter(graphs.values())).warnings if all(w in g.warnings for g in graphs.values())]
+    if shared:
+        print_diagnostics(shared, next(iter(graphs.values())).sources)
+    for name, graph in graphs.items():
+        own = [w for w in graph.warnings if w not in shared]
+        if own:
+            print(f"variant `{name}`:", file=sys.stderr)
+            print_diagnostics(own, graph.sources)
 
 
 def cmd_sizes(args: argparse.Namespace) -> ExitCode:

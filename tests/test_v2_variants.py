@@ -120,3 +120,13 @@ def test_scale_starts_from_a_variant() -> None:
     row = out.splitlines()[3].split()  # after the formula, the header and its rule
     assert row[:5] == ["0", "1.100", "1.000", "240", f"{EFFICIENTNET['b1'][0]:,}"]
     assert row[5] == f"{EFFICIENTNET['b1'][1]:,}"
+
+
+def test_variant_summary_fits_the_width_and_warns_once() -> None:
+    """`-V all` draws its summary like the other tables: fitted to `--width` by shortening the
+    outputs in the middle; a warning every variant gives is printed once, not once a variant."""
+    status, out, err = run_cli("check", str(SPECS / "yolov8.arch"), "-V", "all", "--width", "70")
+    lines = out.splitlines()
+    assert status == 0 and max(len(line) for line in lines) <= 70
+    assert lines[3].split() == ["n", "3,157,200", "4,371,456,000", "4,371,456,000", "80x80x1…x20x144"]
+    assert err.count("`dfl` feeds no output") == 1 and "variant `" not in err

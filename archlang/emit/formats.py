@@ -211,12 +211,11 @@ def html_table(report: Report, layout: Layout = Layout.HWC) -> str:
             f"<tfoot>{total}</tfoot></table><p style=\"font-size:smaller\">{summary}</p></div>")
 
 
-def variant_summary(reports: list[Report], kind: str) -> str:
-    """``check -V all``: one row per variant (name, parameters, multiplies, output shapes); in
-    JSON, the list of the per-variant reports."""
+def variant_summary(reports: list[Report], kind: str, color: bool = False, width: int | None = None) -> str:
+    """``check -V all``: one row per variant (name, parameters, multiplies, output shapes), fitted
+    to ``width`` columns and coloured as asked; in JSON, the list of the per-variant reports."""
     if kind == Format.JSON:
         return json.dumps([r.to_dict() for r in reports], indent=2) + "\n"
-    header = ("Variant", "Params", "Mults", "Train mults", "Outputs")
     rows = [(r.variant or "", f"{r.totals.params:,}", f"{r.totals.mults:,}", f"{r.totals.train_mults:,}",
              ", ".join(fmt(o.shape) + (" (training)" if o.training_only else "") for o in r.outputs))
             for r in reports]
@@ -227,15 +226,19 @@ def variant_summary(reports: list[Report], kind: str) -> str:
         writer.writerows([(r.variant, r.totals.params, r.totals.mults, r.totals.train_mults,
                            " ".join(fmt(o.shape) for o in r.outputs)) for r in reports])
         return buffer.getvalue()
+    columns = [Column("Variant")] + [Column(h, right=True) for h in ("Params", "Mults", "Train mults")] + [
+        Column("Outputs", shrink=True)]
     if kind == Format.MARKDOWN:
-        lines = [f"| {' | '.join(header)} |", "| --- | ---: | ---: | ---: | --- |"]
+        lines = [f"| {' | '.join(c.header for c in columns)} |", "| --- | ---: | ---: | ---: | --- |"]
         return "\n".join(lines + [f"| {' | '.join(row)} |" for row in rows]) + "\n"
-    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
-    right = (False, True, True, True, False)
-    title = f"{reports[0].network} ({reports[0].file}), {len(reports)} variants" if reports else ""
-    lines = [title] + ["  ".join(c.rjust(w) if r else c.ljust(w) for c, w, r in zip(row, widths, right)).rstrip()
-                       for row in [header, tuple("─" * w for w in widths), *rows]]
-    return "\n".join(lines) + "\n"
+    table = Table(columns)
+    for row in rows:
+        table.add(*row)
+    buffer = io.StringIO()
+    if reports:
+        buffer.write(f"{reports[0].network} ({reports[0].file}), {len(reports)} variants\n")
+    render(table, buffer, color, width)
+    return buffer.getvalue()
 
 
 def scaling_table(steps: list[Step], alpha: float, beta: float, gamma: float) -> str:
