@@ -16,6 +16,15 @@ SPECS = ROOT / "specs"
 GOLDENS = Path(__file__).resolve().parent / "goldens"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist the workers already share the cores: each worker's PyTorch (and the
+    processes it starts) runs one intra-op thread instead of one per core, which would
+    oversubscribe the machine and slow every tensor-heavy test. An explicit setting is kept."""
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if workers and int(workers) > 1:
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-goldens", action="store_true", help="rewrite golden files from the current output")
 
