@@ -37,9 +37,11 @@ def compile(spec: Any, variant: str | None = None, **params: float) -> "torch.nn
     from .core.extras import import_torch_for
 
     import_torch_for("archlang.compile")
-    from .emit.build import build_module
+    from .api import read_spec
+    from .emit.build import compile_spec
 
-    return build_module(load(spec, params, variant=variant))
+    text, file = read_spec(spec)
+    return compile_spec(text, file, params, variant).instantiate()
 
 
 def source(spec: Any, variant: str | None = None, **params: float) -> str:

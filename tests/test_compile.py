@@ -315,3 +315,19 @@ def test_in_place_activations_leave_gradients_unchanged() -> None:
     (out_a, gx_a, gp_a), (out_b, gx_b, gp_b) = results
     assert torch.equal(out_a, out_b) and torch.equal(gx_a, gx_b)
     assert len(gp_a) == len(gp_b) and all(torch.equal(a, b) for a, b in zip(gp_a, gp_b))
+
+
+def test_compiling_a_spec_again_reuses_its_class_but_not_its_weights(tmp_path: Path) -> None:
+    """`archlang.compile` caches the compiled class of a spec (text, parameters, variant and the
+    files it uses): a second model of the same spec is a fresh instance of the same class; a change
+    to a used file, or other parameters, compile anew."""
+    write(tmp_path, "parts.arch", "block unit(c) { conv 3x3 same x(c) -> relu }\n")
+    spec = write(tmp_path, "net.arch", 'use "parts.arch"\nnetwork net(c = 4)\ninput 8x8x3\nunit(c) -> gap\n')
+    a, b = archlang.compile(spec), archlang.compile(spec)
+    assert type(a) is type(b) and a is not b
+    assert all(p is not q and p.data_ptr() != q.data_ptr() for p, q in zip(a.parameters(), b.parameters()))
+    assert type(archlang.compile(spec, c=8)) is not type(a)
+    assert archlang.compile(spec, c=8)(torch.zeros(1, 3, 8, 8)).shape == (1, 8, 1, 1)
+    write(tmp_path, "parts.arch", "block unit(c) { conv 3x3 same x(c) -> conv 1x1 x(c) }\n")
+    changed = archlang.compile(spec)
+    assert type(changed) is not type(a) and len(list(changed.parameters())) == 4

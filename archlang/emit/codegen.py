@@ -109,8 +109,8 @@ def runtime_needed(init: list[str]) -> list[str]:
     """The runtime definitions that the constructors in ``init`` call, with everything they
     read, in file order."""
     defs = runtime_defs()
-    wanted = [name for name, d in defs.items()
-              if d.is_class and any(re.search(rf"\b{name}\(", line.split("  # ")[0]) for line in init)]
+    called = _called_names("\n".join(line.split("  # ")[0] for line in init))  # the code, not its comments
+    wanted = [name for name, d in defs.items() if d.is_class and name in called]
     needed: set[str] = set()
     while wanted:
         name = wanted.pop()
@@ -118,6 +118,11 @@ def runtime_needed(init: list[str]) -> list[str]:
             needed.add(name)
             wanted += [used for used in defs[name].uses if used in defs]
     return [name for name in defs if name in needed]
+
+
+def _called_names(code: str) -> set[str]:
+    """Every name followed by ``(`` in ``code``: one scan of the whole constructor, however long."""
+    return set(re.findall(r"\b([A-Za-z_]\w*)\(", code))
 
 
 def _helpers(needed: list[str]) -> list[str]:
