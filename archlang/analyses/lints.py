@@ -49,6 +49,8 @@ def _rates(graph: Graph, axis: int) -> dict[int, Fraction | None]:
 
 def _uneven_concat(graph: Graph) -> bool:
     """Whether some concat joins branches whose sizes grow at different rates (cheap, one pass)."""
+    if not any(access.op_name(node) == "concat" for node in graph.layers):
+        return False
     for axis in (0, 1):
         rates = _rates(graph, axis)
         for node in graph.layers:
