@@ -321,3 +321,12 @@ def test_docs_examples_of_the_new_layers_check() -> None:
     convnext, cifar = (archlang.check(b) for b in blocks)
     assert sum(r.params for r in convnext.rows if r.name.startswith("cnblock1.")) == 79_296
     assert cifar.output == (10,) and sum(r.training_only for r in cifar.rows) == 3
+
+
+def test_op_text_shows_expressions_resolved() -> None:
+    """Tables show an op's arguments as numbers: a stochastic-depth rate written
+    `p * i / (n - 1)` inside `(...) * n as i` reads `droppath 0.1` for i = 1 of 3 at p = 0.2."""
+    from archlang.report import Report
+
+    report = Report.of(load("network t(p = 0.2)\ninput 8x8x4\n(residual(conv 3x3 same x4 -> droppath (p * i / 2))) * 3 as i\n"))
+    assert [r.op for r in report.rows if r.op.startswith("droppath")] == ["droppath 0", "droppath 0.1", "droppath 0.2"]

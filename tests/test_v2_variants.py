@@ -130,3 +130,14 @@ def test_variant_summary_fits_the_width_and_warns_once() -> None:
     assert status == 0 and max(len(line) for line in lines) <= 70
     assert lines[3].split() == ["n", "3,157,200", "4,371,456,000", "4,371,456,000", "80x80x1…x20x144"]
     assert err.count("`dfl` feeds no output") == 1 and "variant `" not in err
+
+
+def test_sizes_and_diff_take_variants() -> None:
+    """`sizes -V NAME` analyses the chosen variant; `diff` takes `-V` for both sides or `--va`/`--vb`."""
+    status, out, _ = run_cli("sizes", str(SPECS / "yolov8.arch"), "-V", "n", "--upto", "100", "--format", "json")
+    assert status == 0 and json.loads(out)["height"] == {"rule": "h >= 32 and h % 32 == 0", "values": [32, 64, 96]}
+    status, out, _ = run_cli("diff", str(SPECS / "yolov8.arch"), str(SPECS / "yolov8.arch"), "--va", "n", "--vb", "s",
+                             "--format", "json")
+    assert status == 0 and json.loads(out)["totals"]["params"] == [3_157_200, 11_166_560]
+    status, _, err = run_cli("sizes", str(SPECS / "yolov8.arch"), "-V", "q")
+    assert status == 2 and "`q`" in err
