@@ -157,7 +157,7 @@ def identifier(text: str, reserved: frozenset[str] = frozenset()) -> str:
 def comment(text: str) -> str:
     """Spec text made safe for a one-line comment or a docstring: printable, on one line, and
     without quotes or backslashes that could end a string early."""
-    printable = "".join(ch if ch.isprintable() else " " for ch in text)
+    printable = text if text.isprintable() else "".join(ch if ch.isprintable() else " " for ch in text)
     return printable.replace("\\", "/").replace('"', "'")
 
 

@@ -21,11 +21,28 @@ _SEEN_LIMIT = 4096
 _PLAIN = (int, float, str, bool, type(None))
 
 
+# The attributes' part of the key, by the attributes' dict: a literal layer's copies share one
+# (kept beside its entry, so that its id is not reused while the entry lives).
+_ATTR_KEYS: dict[int, tuple[Mapping[str, Any], tuple[Any, ...] | None]] = {}
+
+
 def _key(op: OpDef, in_shape: Shape, attrs: Mapping[str, Any]) -> tuple[Any, ...] | None:
     """The memo key of an analysis, or None where an attribute is not a plain value."""
     if type(in_shape) is not tuple or not all(type(n) is int for n in in_shape):
         return None
-    items: list[Any] = [id(op), in_shape]
+    known = _ATTR_KEYS.get(id(attrs))
+    if known is not None and known[0] is attrs:
+        part = known[1]
+    else:
+        part = _attrs_key(attrs)
+        if len(_ATTR_KEYS) >= _SEEN_LIMIT:
+            _ATTR_KEYS.clear()
+        _ATTR_KEYS[id(attrs)] = (attrs, part)
+    return None if part is None else (id(op), in_shape, part)
+
+
+def _attrs_key(attrs: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    items: list[Any] = []
     for name, value in attrs.items():
         if type(value) is tuple:
             if not all(type(v) in _PLAIN for v in value):

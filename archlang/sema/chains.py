@@ -5,7 +5,7 @@ made (a block's body may depend on the shape flowing into it). Statements and fi
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Callable
+from typing import Any, Callable
 
 from ..lang import syntax as s
 from .analysis import analyse_merge, analyse_op
@@ -46,6 +46,9 @@ class ChainBuilder:
         self.pending_label: str | None = None  # `LABEL:` before a layer or a block call, for its name
         self.index_copies = False  # `LABEL: (chain) * N`: the copies are named 0 .. N-1, as nn.Sequential's
         self.labels: dict[str, dict[str, Span]] = {}  # scope path -> label -> where it was written
+        # the binding of each layer written with literal arguments only, which no scope changes:
+        # a repeat or a block binds it once (keyed by the syntax node, kept alive beside it)
+        self.bound: dict[int, tuple[s.Layer, dict[str, Any], dict[str, Span]]] = {}
 
     def statements(self, stmts: tuple[s.Statement, ...], env: Env, top: bool) -> Tensor | None:
         raise NotImplementedError
@@ -144,7 +147,7 @@ class ChainBuilder:
 
     def apply(self, op: OpDef, e: s.Layer, env: Env, cur: Tensor | None) -> Known:
         try:
-            attrs, spans = self.binder.bind(op, e, env)
+            attrs, spans = self.bind(op, e, env)
         except Poison:
             self.need(cur, e.span)
             raise
@@ -159,6 +162,17 @@ class ChainBuilder:
         for w in warnings:
             self.sink.warning(w, e.span)
         return self.commit(node)
+
+    def bind(self, op: OpDef, e: s.Layer, env: Env) -> tuple[dict[str, Any], dict[str, Span]]:
+        """The layer's attributes and their spans; a literal layer's are shared by its copies
+        (attributes are never changed once bound)."""
+        bound = self.bound.get(id(e))
+        if bound is not None and bound[0] is e:
+            return bound[1], bound[2]
+        attrs, spans = self.binder.bind(op, e, env)
+        if _literal(e) and not any(isinstance(a, s.KeywordArg) and isinstance(a.value, str) for a in e.args):
+            self.bound[id(e)] = (e, attrs, spans)  # (a word keyword may name a tensor: `like=x`)
+        return attrs, spans
 
     def if_chain(self, e: s.IfElse, env: Env, cur: Tensor | None) -> Known:
         orelse = e.orelse
