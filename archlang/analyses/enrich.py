@@ -7,15 +7,9 @@ from ..core.records import replace
 from typing import Any
 
 from ..core.ir import Graph
+from ..emit.formats import human_bytes as _human_bytes
 from ..report import Report
 from . import counting, memory, rf
-
-
-def _human_bytes(n: float) -> str:
-    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if n >= size:
-            return f"{n / size:.2f} {unit}"
-    return f"{int(n)} B"
 
 
 def enrich(report: Report, *, fields: bool = False, count: str | None = None, batch: int = 1,
