@@ -121,3 +121,16 @@ def test_use_cycle(tmp_path) -> None:
     status, _, err = run_cli("check", "a.arch", cwd=tmp_path)
     assert status == 1
     assert "`use` makes a cycle: a.arch -> b.arch -> a.arch" in err
+
+
+def test_error_in_a_layer_written_again_points_at_that_copy() -> None:
+    """Layers written alike share their bound attributes; an error still points at the argument
+    of the copy that fails, not at the first one written."""
+    import archlang
+    from archlang.core.errors import ArchError
+
+    with pytest.raises(ArchError) as caught:
+        archlang.check("input 8x8x3\nconv 5x5 x4\nconv 5x5 x4\n")
+    (error,) = caught.value.diagnostics
+    assert error.message == "the 5x5 kernel is larger than the padded input 4x4"
+    assert (error.span.line, error.span.col, error.span.end_col) == (3, 6, 9)

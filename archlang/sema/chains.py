@@ -46,9 +46,9 @@ class ChainBuilder:
         self.pending_label: str | None = None  # `LABEL:` before a layer or a block call, for its name
         self.index_copies = False  # `LABEL: (chain) * N`: the copies are named 0 .. N-1, as nn.Sequential's
         self.labels: dict[str, dict[str, Span]] = {}  # scope path -> label -> where it was written
-        # the binding of each layer written with literal arguments only, which no scope changes:
-        # a repeat or a block binds it once (keyed by the syntax node, kept alive beside it)
-        self.bound: dict[int, tuple[s.Layer, dict[str, Any], dict[str, Span]]] = {}
+        # the attributes of each layer written with literal arguments only, by op and text: no
+        # scope changes them, so every copy binds to the same
+        self.bound: dict[tuple[str, str], dict[str, Any]] = {}
 
     def statements(self, stmts: tuple[s.Statement, ...], env: Env, top: bool) -> Tensor | None:
         raise NotImplementedError
@@ -156,6 +156,7 @@ class ChainBuilder:
         try:
             warnings = analyse_op(node, op, cur.shape)
         except ShapeError as err:
+            spans = spans if spans is not None else self.binder.bind(op, e, env)[1]  # where each argument is
             raise self.numbers.fail(err.message, spans.get(err.arg or "op", e.span), err.help) from None
         if not _literal(e):  # show `conv 7x7 s2 x64`, not `conv (k)x(k) s(s) x(c)`
             node.text = describe(op, node.attrs)
@@ -163,15 +164,19 @@ class ChainBuilder:
             self.sink.warning(w, e.span)
         return self.commit(node)
 
-    def bind(self, op: OpDef, e: s.Layer, env: Env) -> tuple[dict[str, Any], dict[str, Span]]:
-        """The layer's attributes and their spans; a literal layer's are shared by its copies
-        (attributes are never changed once bound)."""
-        bound = self.bound.get(id(e))
-        if bound is not None and bound[0] is e:
-            return bound[1], bound[2]
+    def bind(self, op: OpDef, e: s.Layer, env: Env) -> tuple[dict[str, Any], dict[str, Span] | None]:
+        """The layer's attributes, and their spans unless they were bound before: a layer written
+        with literal arguments only binds the same wherever it is, so its copies (a repeat, a
+        block, the same line written again) share one attributes dict, never changed once bound."""
+        key = (op.name, self.text(e.span)) if _literal(e) and not any(
+            isinstance(a, s.KeywordArg) and isinstance(a.value, str) for a in e.args) else None  # `like=x`
+        if key is not None and not key[1]:  # no text to tell layers apart
+            key = None
+        if key is not None and key in self.bound:
+            return self.bound[key], None
         attrs, spans = self.binder.bind(op, e, env)
-        if _literal(e) and not any(isinstance(a, s.KeywordArg) and isinstance(a.value, str) for a in e.args):
-            self.bound[id(e)] = (e, attrs, spans)  # (a word keyword may name a tensor: `like=x`)
+        if key is not None:
+            self.bound[key] = attrs
         return attrs, spans
 
     def if_chain(self, e: s.IfElse, env: Env, cur: Tensor | None) -> Known:
