@@ -6,6 +6,7 @@ are libraries with no argparse in them. Exit statuses are :class:`~archlang.core
 from __future__ import annotations
 
 import argparse
+import gc
 import math
 import os
 import sys
@@ -260,6 +261,21 @@ def parser() -> argparse.ArgumentParser:
 # --- shared steps ----------------------------------------------------------------------------
 
 
+@contextmanager
+def _heap_frozen_after() -> Iterator[None]:
+    """A command keeps the analysed spec to its end: the cyclic collector, paused while the spec
+    is analysed, then leaves those objects alone (`gc.freeze`) instead of walking them again and
+    again while the report is built (a third of the time at 50,000 layers, and superlinear)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
+
+
 def _load(args: argparse.Namespace) -> Graph:
     """The spec analysed with the command line's parameters and input; its warnings printed."""
     from .api import load_file
@@ -268,7 +284,8 @@ def _load(args: argparse.Namespace) -> Graph:
 
     if getattr(args, "variant", None) == ALL_VARIANTS and args.command != "check":
         raise CommandError(f"`-V {ALL_VARIANTS}` is for `archlang check`; `{args.command}` takes one variant")
-    graph = load_file(args.file, dict(args.defines), args.input, getattr(args, "variant", None))
+    with _heap_frozen_after():
+        graph = load_file(args.file, dict(args.defines), args.input, getattr(args, "variant", None))
     graph.warnings += [w for w in lint(graph) if w not in graph.warnings]
     print_diagnostics(graph.warnings, graph.sources)
     return graph
@@ -617,7 +634,14 @@ def _watch(args: argparse.Namespace) -> ExitCode:
         import watchfiles
     except ImportError:
         raise CommandError(missing_extra("watchfiles")) from None
-    return ExitCode(run_watch(args, lambda a: int(COMMANDS["check"](a)), watchfiles))
+
+    def check_once(a: argparse.Namespace) -> int:
+        try:
+            return int(COMMANDS["check"](a))
+        finally:
+            gc.unfreeze()  # the last check's spec is garbage now: let the collector have it back
+
+    return ExitCode(run_watch(args, check_once, watchfiles))
 
 
 def _export_onnx(model: object, path: str) -> None:
