@@ -21,7 +21,7 @@ def enrich(report: Report, *, fields: bool = False, count: str | None = None, ba
     graph = report.graph
     assert graph is not None, "enrich needs the report's graph"
     nodes = graph.layers
-    extras: list[dict[str, Any]] = [dict(r.extra) for r in report.rows]
+    extras: list[dict[str, Any]] = [dict(r.extra) for r in report.rows] if fields or count is not None else []
     out = replace(report, extra_totals=dict(report.extra_totals), columns=list(report.columns),
                   summary=list(report.summary))
     if fields:
@@ -42,7 +42,10 @@ def enrich(report: Report, *, fields: bool = False, count: str | None = None, ba
         out.columns.append((f"Ops ({count})", "ops"))
         out.summary.append(f"ops ({counting.CONVENTIONS[count]}): {out.extra_totals['ops']['total']:,}")
     _add_memory(out, memory.footprint(graph, batch))
-    out.rows = [replace(r, extra=e) for r, e in zip(report.rows, extras)]
+    if fields or count is not None:  # rows gain figures only when some were asked for
+        out.rows = [replace(r, extra=e) for r, e in zip(report.rows, extras)]
+    else:
+        out.rows = list(report.rows)
     return out
 
 

@@ -12,7 +12,7 @@ from ..core.records import dataclass, field
 
 from ..core.ir import Graph, Node
 from ..core.shapes import numel
-from ..emit.codegen import inplace_activations, inplace_merges
+from ..emit.codegen import inplace_plan
 from . import access
 
 FLOAT32, INT64, BOOL = 4, 8, 1
@@ -66,8 +66,7 @@ def _keep(saved: Saved, node: Node, key: tuple[str, int], storage: Storage) -> N
 
 def saved_for_backward(graph: Graph) -> Saved:
     """Every storage autograd saves in one training-mode forward pass on CPU at float32."""
-    inplace = inplace_activations(graph)
-    merged_into = inplace_merges(graph)  # an in-place add's result is the operand it overwrote
+    inplace, merged_into = inplace_plan(graph)  # an in-place add's result is the operand it overwrote
     owner: dict[int, tuple[str, int]] = {}
     sizes: dict[tuple[str, int], Storage] = {}
     needs_grad: dict[int, bool] = {}

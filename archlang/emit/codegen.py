@@ -229,12 +229,6 @@ def _scope_prefix(node: Node) -> str:
     return identifier(node.frames[-1].name, _LOCAL_RESERVED) if node.frames else ""
 
 
-def inplace_activations(graph: Graph) -> set[int]:
-    """The activations the generated model runs in place (without naming anything, so without
-    the torch import that the reserved module names need)."""
-    return _inplace(graph, graph.consumers())
-
-
 def _inplace(graph: Graph, consumers: dict[int, list[int]]) -> set[int]:
     chosen: set[int] = set()
     for node in graph.layers:
@@ -251,6 +245,14 @@ def _inplace(graph: Graph, consumers: dict[int, list[int]]) -> set[int]:
 def inplace_merges(graph: Graph) -> dict[int, int]:
     """The merges the generated model computes in place, each with the operand it overwrites."""
     return _inplace_merges(graph, graph.consumers())
+
+
+def inplace_plan(graph: Graph) -> tuple[set[int], dict[int, int]]:
+    """The activations the generated model runs in place and the merges that overwrite an
+    operand (:func:`inplace_merges`), the graph walked once; without naming anything, so without
+    the torch import that the reserved module names need."""
+    consumers = graph.consumers()
+    return _inplace(graph, consumers), _inplace_merges(graph, consumers)
 
 
 def _inplace_merges(graph: Graph, consumers: dict[int, list[int]]) -> dict[int, int]:
