@@ -49,6 +49,7 @@ class ChainBuilder:
         # the attributes of each layer written with literal arguments only, by op and text: no
         # scope changes them, so every copy binds to the same
         self.bound: dict[tuple[str, str], dict[str, Any]] = {}
+        self.literals: dict[int, tuple[s.Layer, bool]] = {}  # `_literal` of each layer syntax node seen
 
     def statements(self, stmts: tuple[s.Statement, ...], env: Env, top: bool) -> Tensor | None:
         raise NotImplementedError
@@ -146,38 +147,46 @@ class ChainBuilder:
                                  hint or "see `archlang ops` for the list of ops")
 
     def apply(self, op: OpDef, e: s.Layer, env: Env, cur: Tensor | None) -> Known:
+        literal, text = self.literal(e), self.text(e.span)
         try:
-            attrs, spans = self.bind(op, e, env)
+            attrs, spans = self.bind(op, e, env, text if literal else None)
         except Poison:
             self.need(cur, e.span)
             raise
         cur = self.need(cur, e.span)
-        node = self.new_node(op, (cur.node,), attrs, e.span)
+        node = self.new_node(op, (cur.node,), attrs, e.span, text)
         try:
             warnings = analyse_op(node, op, cur.shape)
         except ShapeError as err:
             spans = spans if spans is not None else self.binder.bind(op, e, env)[1]  # where each argument is
             raise self.numbers.fail(err.message, spans.get(err.arg or "op", e.span), err.help) from None
-        if not _literal(e):  # show `conv 7x7 s2 x64`, not `conv (k)x(k) s(s) x(c)`
+        if not literal:  # show `conv 7x7 s2 x64`, not `conv (k)x(k) s(s) x(c)`
             node.text = describe(op, node.attrs)
         for w in warnings:
             self.sink.warning(w, e.span)
         return self.commit(node)
 
-    def bind(self, op: OpDef, e: s.Layer, env: Env) -> tuple[dict[str, Any], dict[str, Span] | None]:
+    def bind(self, op: OpDef, e: s.Layer, env: Env,
+             literal_text: str | None) -> tuple[dict[str, Any], dict[str, Span] | None]:
         """The layer's attributes, and their spans unless they were bound before: a layer written
-        with literal arguments only binds the same wherever it is, so its copies (a repeat, a
-        block, the same line written again) share one attributes dict, never changed once bound."""
-        key = (op.name, self.text(e.span)) if _literal(e) and not any(
+        with literal arguments only (``literal_text``: its text) binds the same wherever it is, so
+        its copies (a repeat, a block, the same line written again) share one attributes dict,
+        never changed once bound."""
+        key = (op.name, literal_text) if literal_text and not any(
             isinstance(a, s.KeywordArg) and isinstance(a.value, str) for a in e.args) else None  # `like=x`
-        if key is not None and not key[1]:  # no text to tell layers apart
-            key = None
         if key is not None and key in self.bound:
             return self.bound[key], None
         attrs, spans = self.binder.bind(op, e, env)
         if key is not None:
             self.bound[key] = attrs
         return attrs, spans
+
+    def literal(self, e: s.Layer) -> bool:
+        """Whether the layer is written with literal numbers only (asked once per syntax node)."""
+        seen = self.literals.get(id(e))
+        if seen is None or seen[0] is not e:
+            seen = self.literals[id(e)] = (e, _literal(e))
+        return seen[1]
 
     def if_chain(self, e: s.IfElse, env: Env, cur: Tensor | None) -> Known:
         orelse = e.orelse
@@ -425,12 +434,14 @@ class ChainBuilder:
         return self.numbers.eval(a.value, caller)
 
     # --- nodes and names -----------------------------------------------------------------
-    def new_node(self, op: Definition, inputs: tuple[int, ...], attrs: dict, span: Span) -> Node:
+    def new_node(self, op: Definition, inputs: tuple[int, ...], attrs: dict, span: Span,
+                 text: str | None = None) -> Node:
+        """A node for ``op`` (not yet in the graph); ``text``: the op as written, if known already."""
         if len(self.graph.nodes) >= NODE_LIMIT:
             self.sink.error(f"the network unrolls to more than {NODE_LIMIT:,} layers", span)
             raise Fatal()
-        return Node(len(self.graph.nodes), op, inputs, attrs, "", tuple(self.scopes.frames), self.text(span),
-                    span, self.trainable)
+        return Node(len(self.graph.nodes), op, inputs, attrs, "", tuple(self.scopes.frames),
+                    self.text(span) if text is None else text, span, self.trainable)
 
     def commit(self, node: Node) -> Known:
         label, self.pending_label = self.pending_label, None
