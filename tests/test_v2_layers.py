@@ -330,3 +330,13 @@ def test_op_text_shows_expressions_resolved() -> None:
 
     report = Report.of(load("network t(p = 0.2)\ninput 8x8x4\n(residual(conv 3x3 same x4 -> droppath (p * i / 2))) * 3 as i\n"))
     assert [r.op for r in report.rows if r.op.startswith("droppath")] == ["droppath 0", "droppath 0.1", "droppath 0.2"]
+
+
+def test_runtime_class_names_read_without_parsing_are_the_parsed_ones() -> None:
+    """Code generation skips parsing the runtime module when a model calls none of its classes;
+    the names it checks against, read with a pattern, are exactly the classes the parse finds."""
+    from archlang.emit.codegen import runtime_classes, runtime_defs, runtime_needed
+
+    assert runtime_classes() == {name for name, d in runtime_defs().items() if d.is_class}
+    assert runtime_needed(["        self.conv = nn.Conv2d(3, 8, 3)  # DropPath( in a comment"]) == []
+    assert "DropPath" in runtime_needed(["        self.drop = DropPath(0.1)"])

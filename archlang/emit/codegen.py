@@ -82,6 +82,12 @@ class RuntimeDef:
 
 
 @functools.cache
+def runtime_classes() -> frozenset[str]:
+    """The names of the runtime's top-level classes, read with a pattern (no parse)."""
+    return frozenset(re.findall(r"^class (\w+)", RUNTIME.read_text(encoding="utf-8"), flags=re.MULTILINE))
+
+
+@functools.cache
 def runtime_defs() -> dict[str, RuntimeDef]:
     """The top-level classes, functions and constants of :mod:`archlang.emit.runtime`, by name, in
     file order; read as text, so that generating source imports no torch."""
@@ -108,8 +114,10 @@ def runtime_defs() -> dict[str, RuntimeDef]:
 def runtime_needed(init: list[str]) -> list[str]:
     """The runtime definitions that the constructors in ``init`` call, with everything they
     read, in file order."""
-    defs = runtime_defs()
     called = _called_names("\n".join(line.split("  # ")[0] for line in init))  # the code, not its comments
+    if not called & runtime_classes():  # plain torch.nn modules only: no need to parse the runtime
+        return []
+    defs = runtime_defs()
     wanted = [name for name, d in defs.items() if d.is_class and name in called]
     needed: set[str] = set()
     while wanted:
