@@ -114,7 +114,8 @@ def runtime_defs() -> dict[str, RuntimeDef]:
 def runtime_needed(init: list[str]) -> list[str]:
     """The runtime definitions that the constructors in ``init`` call, with everything they
     read, in file order."""
-    called = _called_names("\n".join(line.split("  # ")[0] for line in init))  # the code, not its comments
+    # the code, not its comments; each distinct constructor once (a deep network repeats a few)
+    called = _called_names("\n".join({_code_called(line) for line in init}))
     if not called & runtime_classes():  # plain torch.nn modules only: no need to parse the runtime
         return []
     defs = runtime_defs()
@@ -126,6 +127,13 @@ def runtime_needed(init: list[str]) -> list[str]:
             needed.add(name)
             wanted += [used for used in defs[name].uses if used in defs]
     return [name for name in defs if name in needed]
+
+
+def _code_called(line: str) -> str:
+    """The code of a line of ``__init__`` that may call something: an assignment's right side, or
+    the whole line; never its comment."""
+    code = line.split("  # ")[0]
+    return code.partition(" = ")[2] or code
 
 
 def _called_names(code: str) -> set[str]:
@@ -154,7 +162,9 @@ def class_name(network: str) -> str:
 
 def identifier(text: str, reserved: frozenset[str] = frozenset()) -> str:
     """A valid, non-keyword, ASCII Python identifier for a spec name."""
-    ident = re.sub(r"\W|[^\x00-\x7f]", "_", text.replace(".", "_"))
+    ident = text.replace(".", "_")
+    if not (ident.isascii() and ident.isidentifier()):
+        ident = re.sub(r"\W|[^\x00-\x7f]", "_", ident)
     if not ident or ident[0].isdigit() or ident.startswith("_"):
         ident = "m" + ident
     while keyword.iskeyword(ident) or keyword.issoftkeyword(ident) or ident in reserved:
