@@ -14,7 +14,7 @@ import torch
 from archlang.api import load
 from archlang.core.errors import ArchError
 from archlang.emit.build import class_from_source
-from archlang.emit.codegen import class_name, generate, inplace_merges, plan
+from archlang.emit.codegen import class_name, generate, plan
 from conftest import SPECS, outputs_of
 
 # (ConvNeXt's and YOLOv8's residual branches end in drop path and SiLU, whose outputs are not
@@ -79,7 +79,7 @@ def test_add_overwrites_only_a_branch_nothing_else_reads() -> None:
                  "residual(conv 3x3 same x4 -> bn) -> relu\n"  # the body's bn: overwritten
                  "-> residual(conv 3x3 same x4 -> relu)\n"  # relu keeps its result for backward: not
                  "-> add(identity, gap -> conv 1x1 x4)\n")  # 1x1x4 broadcasts: the other is the shortcut
-    chosen = {graph.nodes[i].name: pos for i, pos in inplace_merges(graph).items()}
+    chosen = {graph.nodes[i].name: pos for i, pos in plan(graph).inplace_merges.items()}
     adds = [n for n in graph.layers if n.op == "add"]
     assert len(adds) == 3
     assert adds[0].name in chosen and adds[1].name not in chosen and adds[2].name not in chosen

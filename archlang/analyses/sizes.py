@@ -170,12 +170,12 @@ def _with_asserts(graph: Graph, axis: int, legal: Legal, sizes: dict[int, Size |
     for check in graph.asserts:
         if check.reads_size_totals:
             raise NotStatic("an `assert` reads a total that changes with the input size")
-        if any(sizes.get(node) is None and node != 0 for node in check.tensors.values()):
+        if any(sizes.get(node) is None for node in check.tensors.values()):
             raise NotStatic("an `assert` reads a tensor whose size is not followed")
 
     def shape_at(node: int, n: int) -> tuple[int, ...]:
         shape = list(access.shape(graph.nodes[node]))
-        shape[axis] = n if node == 0 else sizes[node](n)  # type: ignore[misc]
+        shape[axis] = sizes[node](n)  # type: ignore[misc]  # the input's own: n itself
         return tuple(shape)
 
     members = [n for n in values(legal, upto) if all(

@@ -260,14 +260,9 @@ def _inplace(graph: Graph, consumers: dict[int, list[int]]) -> set[int]:
     return chosen
 
 
-def inplace_merges(graph: Graph) -> dict[int, int]:
-    """The merges the generated model computes in place, each with the operand it overwrites."""
-    return _inplace_merges(graph, graph.consumers())
-
-
 def inplace_plan(graph: Graph) -> tuple[set[int], dict[int, int]]:
     """The activations the generated model runs in place and the merges that overwrite an
-    operand (:func:`inplace_merges`), the graph walked once; without naming anything, so without
+    operand (node -> the operand's position), the graph walked once; without naming anything, so without
     the torch import that the reserved module names need."""
     consumers = graph.consumers()
     return _inplace(graph, consumers), _inplace_merges(graph, consumers)

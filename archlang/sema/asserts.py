@@ -115,7 +115,7 @@ def _recheck(builder: "ChainBuilder", st: s.Assert, scope: Env) -> AssertCheck:
     """``st`` as a test of the bound tensors' shapes, for the analysis of legal input sizes."""
     read = {e.tensor for e in _walk(st.condition) if isinstance(e, s.TensorDim)}
     tensors = {name: t.node for name in read if isinstance(t := scope.tensor(name), Known)}
-    totals = any(isinstance(e, s.Layer) and not e.args and e.name in SIZE_TOTALS for e in _walk(st.condition))
+    reads_totals = any(isinstance(e, s.Layer) and not e.args and e.name in SIZE_TOTALS for e in _walk(st.condition))
 
     numbers = NumberEvaluator(DiagnosticSink())  # a test at another size reports nothing
 
@@ -127,7 +127,7 @@ def _recheck(builder: "ChainBuilder", st: s.Assert, scope: Env) -> AssertCheck:
         except Poison:
             return False
 
-    return AssertCheck(st.condition.span, tensors, totals, holds)
+    return AssertCheck(st.condition.span, tensors, reads_totals, holds)
 
 
 def _walk(e: Any) -> Iterator[Any]:
