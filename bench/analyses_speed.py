@@ -1,4 +1,5 @@
-"""What do the analyses cost? Whole processes, as `bench/check_speed.py` times them.
+"""What do the analyses cost? Whole processes, timed as `bench/run.py` times them (`procs`:
+interleaved with `python -c "import torch"` run by run, CPU time, compiled bytecode).
 
     python bench/analyses_speed.py [--runs 7]
 
@@ -14,7 +15,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from check_speed import wall  # noqa: E402
+import procs  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,23 +24,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args()
-    cli = [sys.executable, "-m", "archlang.cli"]
+    cli = (procs.PYTHON, "-m", "archlang.cli")
     resnet = str(ROOT / "specs" / "resnet.arch")
-    torch_import = wall([sys.executable, "-c", "import torch"], args.runs)
-    timings = {
-        "check resnet-34 (table)": wall(cli + ["check", resnet, "-D", "depth=34"], args.runs),
-        "check resnet-34 --rf --count fvcore": wall(cli + ["check", resnet, "-D", "depth=34", "--rf", "--count",
-                                                           "fvcore"], args.runs),
-        "check resnet-34 --format json": wall(cli + ["check", resnet, "-D", "depth=34", "--format", "json"], args.runs),
-        "check googlenet (concat lint)": wall(cli + ["check", str(ROOT / "specs" / "googlenet.arch")], args.runs),
-        "sizes resnet-50 --upto 4096": wall(cli + ["sizes", resnet, "--upto", "4096"], args.runs),
-        "diff resnet-50 resnet-101": wall(cli + ["diff", resnet, resnet, "--db", "depth=101"], args.runs),
+    commands = {
+        "check resnet-34 (table)": cli + ("check", resnet, "-D", "depth=34"),
+        "check resnet-34 --rf --count fvcore": cli + ("check", resnet, "-D", "depth=34", "--rf", "--count", "fvcore"),
+        "check resnet-34 --format json": cli + ("check", resnet, "-D", "depth=34", "--format", "json"),
+        "check googlenet (concat lint)": cli + ("check", str(ROOT / "specs" / "googlenet.arch")),
+        "sizes resnet-50 --upto 4096": cli + ("sizes", resnet, "--upto", "4096"),
+        "diff resnet-50 resnet-101": cli + ("diff", resnet, resnet, "--db", "depth=101"),
     }
-    print(f"{'python -c import torch':40} {torch_import * 1000:8.0f} ms   (baseline)")
-    for name, seconds in timings.items():
-        print(f"{name:40} {seconds * 1000:8.0f} ms   ratio {seconds / torch_import:.3f}")
-    print(f"check goal (ratio <= 0.15): {'met' if timings['check resnet-34 (table)'] / torch_import <= 0.15 else 'NOT met'};"
-          f" sizes goal (< 1 s): {'met' if timings['sizes resnet-50 --upto 4096'] < 1 else 'NOT met'}")
+    base, samples = procs.interleaved(commands, args.runs, ROOT)
+    print(f"{'python -c import torch':40} {base.cpu_median * 1000:8.0f} ms CPU   (baseline)")
+    for name, sample in samples.items():
+        print(f"{name:40} {sample.cpu_median * 1000:8.0f} ms CPU   ratio {procs.ratio(sample, base):.3f}")
+    check = procs.ratio(samples["check resnet-34 (table)"], base)
+    sizes = samples["sizes resnet-50 --upto 4096"].cpu_median
+    print(f"check goal (ratio <= 0.15): {'met' if check <= 0.15 else 'NOT met'};"
+          f" sizes goal (< 1 s): {'met' if sizes < 1 else 'NOT met'}")
 
 
 if __name__ == "__main__":
