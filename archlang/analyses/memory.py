@@ -12,7 +12,7 @@ from ..core.records import dataclass, field
 
 from ..core.ir import Graph, Node
 from ..core.shapes import numel
-from ..emit.codegen import inplace_plan
+from ..emit.inplace import inplace_plan
 from . import access
 
 FLOAT32, INT64, BOOL = 4, 8, 1

@@ -16,9 +16,9 @@ from ..core.records import dataclass, field
 from ..core.ir import Graph, Node, Runs
 from ..core.opdef import MergeDef, OpDef
 from ..sema.naming import numbered
-from ..ops import INPLACE_ACTIVATIONS
 from ..core.shapes import fmt
 from .arguments import Arguments, arguments, substitute
+from .inplace import inplace_activations, inplace_merges
 
 _LOCAL_RESERVED = frozenset({"self", "torch", "nn", "x", "input"})
 # Attributes that a generated model must not shadow: archlang's own, and (see
@@ -203,8 +203,8 @@ def plan(graph: Graph) -> Plan:
     for out in graph.outputs:
         last_use[out.node] = len(graph.nodes)  # the outputs live until `return`
     names = _variables(graph, last_use)
-    return Plan(attrs, names, _inplace(graph, consumers), _dead_after(graph, last_use, names),
-                _inplace_merges(graph, consumers))
+    return Plan(attrs, names, inplace_activations(graph, consumers), _dead_after(graph, last_use, names),
+                inplace_merges(graph, consumers))
 
 
 def _unique(name: str, taken: set[str]) -> str:
@@ -245,45 +245,6 @@ def _scope_prefix(node: Node) -> str:
     """The innermost scope's name: `branch1`, `bottleneck1`, `e1`. Names recur from block to
     block, so a dead tensor is overwritten soon instead of being held until forward returns."""
     return identifier(node.frames[-1].name, _LOCAL_RESERVED) if node.frames else ""
-
-
-def _inplace(graph: Graph, consumers: dict[int, list[int]]) -> set[int]:
-    chosen: set[int] = set()
-    for node in graph.layers:
-        if node.op not in INPLACE_ACTIVATIONS or len(node.inputs) != 1:
-            continue
-        producer = graph.nodes[node.inputs[0]]
-        reusable = isinstance(producer.definition, (OpDef, MergeDef)) and producer.definition.output_reusable
-        if reusable and consumers[producer.index] == [node.index] and (
-                producer.index not in {o.node for o in graph.outputs}):
-            chosen.add(node.index)
-    return chosen
-
-
-def inplace_plan(graph: Graph) -> tuple[set[int], dict[int, int]]:
-    """The activations the generated model runs in place and the merges that overwrite an
-    operand (node -> the operand's position), the graph walked once; without naming anything, so without
-    the torch import that the reserved module names need."""
-    consumers = graph.consumers()
-    return _inplace(graph, consumers), _inplace_merges(graph, consumers)
-
-
-def _inplace_merges(graph: Graph, consumers: dict[int, list[int]]) -> dict[int, int]:
-    """A merge may overwrite an operand that autograd does not keep (its producer's output is
-    reusable), that nothing else reads, that is not an output, and that has the result's shape
-    (a 1x1xC operand broadcasts and cannot hold the sum)."""
-    outputs = {o.node for o in graph.outputs}
-    chosen: dict[int, int] = {}
-    for node in graph.layers:
-        if not isinstance(node.definition, MergeDef) or node.definition.torch_inplace is None:
-            continue
-        for position, i in enumerate(node.inputs):
-            producer = graph.nodes[i]
-            reusable = isinstance(producer.definition, (OpDef, MergeDef)) and producer.definition.output_reusable
-            if reusable and consumers[i] == [node.index] and i not in outputs and producer.shape == node.shape:
-                chosen[node.index] = position
-                break
-    return chosen
 
 
 def generate(graph: Graph, p: Plan | None = None) -> str:

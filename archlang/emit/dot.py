@@ -6,7 +6,6 @@ layers are dashed. ``depth`` folds block instances deeper than it into one node 
 
 from __future__ import annotations
 
-import html
 import os
 import re
 import shutil
@@ -50,6 +49,8 @@ class Cluster:
 
 
 def _esc(text: str) -> str:
+    import html  # here, not at the top: `check` imports this module for its options alone
+
     return html.escape(text, quote=True)
 
 
@@ -212,6 +213,8 @@ _TAG = re.compile(r"<[^>]+>")
 
 def _plain(label: str) -> str:
     """A box's HTML-like label as one line of text: ``conv 1x1 x64 · 28x28x64``."""
+    import html
+
     return " · ".join(html.unescape(_TAG.sub("", part)) for part in label.split("<br/>"))
 
 

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import csv
-import html
 import io
-import json
 from enum import StrEnum
 from typing import TextIO
 
@@ -105,6 +102,8 @@ def write(report: Report, kind: str, out: TextIO, color: bool = False, width: in
           layout: Layout = Layout.HWC) -> None:
     """Write ``report`` to ``out`` in one of :data:`FORMATS`, shapes in ``layout``."""
     if kind == Format.JSON:
+        import json  # the formats' modules load when asked for: `check` prints a table
+
         json.dump(report.to_dict(layout), out, indent=2)
         out.write("\n")
     elif kind == Format.MARKDOWN:
@@ -185,6 +184,8 @@ def markdown_table(report: Report, layout: Layout = Layout.HWC) -> str:
 
 
 def csv_table(report: Report, layout: Layout = Layout.HWC) -> str:
+    import csv
+
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["name", "op", "output", "params", "mults", "trainable", "line"])
@@ -196,6 +197,8 @@ def csv_table(report: Report, layout: Layout = Layout.HWC) -> str:
 def html_table(report: Report, layout: Layout = Layout.HWC) -> str:
     """A compact HTML table for Jupyter: numbers right-aligned, frozen rows greyed, the totals
     as the table's footer, the summary below."""
+    import html
+
     right = ' style="text-align:right"'
 
     def row(cells: tuple[str, ...], tag: str = "td", attrs: str = "") -> str:
@@ -215,11 +218,15 @@ def variant_summary(reports: list[Report], kind: str, color: bool = False, width
     """``check -V all``: one row per variant (name, parameters, multiplies, output shapes), fitted
     to ``width`` columns and coloured as asked; in JSON, the list of the per-variant reports."""
     if kind == Format.JSON:
+        import json
+
         return json.dumps([r.to_dict() for r in reports], indent=2) + "\n"
     rows = [(r.variant or "", f"{r.totals.params:,}", f"{r.totals.mults:,}", f"{r.totals.train_mults:,}",
              ", ".join(fmt(o.shape) + (" (training)" if o.training_only else "") for o in r.outputs))
             for r in reports]
     if kind == Format.CSV:
+        import csv
+
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(["variant", "params", "mults", "train_mults", "outputs"])
