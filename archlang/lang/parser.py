@@ -22,11 +22,12 @@ from lark.lark import PostLex
 from . import syntax as s
 from ..core.errors import ArchError, Diagnostic, Severity, Span, source_lines
 from ..core.limits import MAX_DIGITS, MAX_NUMBER
+from .lexing import Tokenizer
 
 GRAMMAR_NAME = "archlang.lark"
 # The tables' file: Lark rewrites it when the grammar or the parser's options change, so its name
 # changes with the options, lest two installed versions of archlang rewrite it in turn.
-CACHE_NAME = "lark-lalr-tokenspans.cache"
+CACHE_NAME = "lark-lalr-tokenizer.cache"
 
 # Tokens after which a newline never ends a statement (an operator or keyword that needs more),
 # and before which it never does.
@@ -101,7 +102,7 @@ _LOCK = threading.RLock()
 
 @functools.lru_cache(maxsize=1)
 def _lark() -> Any:
-    return Lark(grammar_path().read_text(encoding="utf-8"), parser="lalr", lexer="basic",
+    return Lark(grammar_path().read_text(encoding="utf-8"), parser="lalr", lexer=Tokenizer,
                 postlex=_LAYOUT, maybe_placeholders=True, transformer=_TO_SYNTAX, cache=_cache_file())
 
 

@@ -4,7 +4,7 @@ made (a block's body may depend on the shape flowing into it). Statements and fi
 
 from __future__ import annotations
 
-from dataclasses import replace
+from ..core.records import replace
 from typing import Any, Callable
 
 from ..lang import syntax as s

@@ -4,7 +4,7 @@ combinators are :mod:`archlang.chains`'s; independent mistakes are all reported.
 from __future__ import annotations
 
 import os
-from dataclasses import replace
+from ..core.records import replace
 from pathlib import Path
 
 from ..lang import syntax as s
