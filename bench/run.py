@@ -42,6 +42,7 @@ def startup(folder: Path, runs: int) -> None:
     resnet = str(ROOT / "specs" / "resnet.arch")
     commands = {
         "python -c pass": (procs.PYTHON, "-c", "pass"),
+        "import lark (the parser library)": (procs.PYTHON, "-c", "import lark"),
         "import archlang": (procs.PYTHON, "-c", "import archlang"),
         "check resnet50": CLI + ("check", resnet, "-D", "depth=50"),
         "check resnet152": CLI + ("check", resnet, "-D", "depth=152"),

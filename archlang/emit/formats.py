@@ -121,11 +121,6 @@ COLUMNS = (Column("Layer", shrink=True), Column("Op", shrink=True), Column("Outp
 def report_table(report: Report, layout: Layout = Layout.HWC) -> Table:
     """The layer table: a row per layer (frozen ones dimmed), the totals as its footer. Ops longer
     than :data:`OP_WIDTH` (folded block calls) are shortened in the middle; JSON has them whole."""
-    table = Table(COLUMNS)
-    for row in report.rows:
-        name, op, out, params, mults = _cells(row, layout)
-        table.add(name, shorten_middle(op, OP_WIDTH), out, params, mults, style="" if row.trainable else "dim")
-    t = report.totals
     t = report.totals
     table = Table(COLUMNS + tuple(Column(header, right=True) for header, _ in report.columns))
     for row in report.rows:

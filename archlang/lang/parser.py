@@ -286,15 +286,6 @@ def _syntax_diagnostic(exc: Any, text: str, file: str) -> Diagnostic:
 # --- parse tree to syntax tree -------------------------------------------------------------
 
 
-class Meta:
-    """A rule's extent as Lark's ``meta`` gives it: from its first token to its last."""
-
-    __slots__ = ("line", "column", "end_line", "end_column")
-
-    def __init__(self, line: int, column: int, end_line: int, end_column: int):
-        self.line, self.column, self.end_line, self.end_column = line, column, end_line, end_column
-
-
 def _first(kids: list[Any]) -> Any:
     """The first child with a position: a token, or a syntax node with its span."""
     for kid in kids:
@@ -304,25 +295,26 @@ def _first(kids: list[Any]) -> Any:
 
 
 def _with_meta(f: Any, data: str, kids: list[Any], _meta: Any) -> Any:
-    """Lark's visit wrapper for :class:`ToSyntax`: calls ``f(meta, kids)`` with the rule's extent."""
+    """Lark's visit wrapper for :class:`ToSyntax`: calls ``f(span, kids)`` with the rule's extent,
+    from its first token to its last."""
     if not _TO_SYNTAX.building:
         return None
     layout = _LAYOUT
-    last = layout.last()
+    last = layout.current if layout.done else layout.previous  # `Layout.last`, inlined: per rule
     if last is None:  # nothing shifted yet: an empty file or block body, which has no span
         return f(None, kids)
     first = _first(kids)
     if first is None:
-        start = last
+        line, column = last.line, last.column
     elif hasattr(first, "line"):  # a token
-        start = first
+        line, column = first.line, first.column
     else:
-        start = first.span
-        start = Meta(start.line, start.col, start.end_line, start.end_col)
+        line, column = first.span.line, first.span.col
     if first is not None:
         for _ in range(_OPENED.get(data, 0)):
-            start = layout.opener[start.line, start.column]
-    return f(Meta(start.line, start.column, last.end_line, last.end_column), kids)
+            opener = layout.opener[line, column]
+            line, column = opener.line, opener.column
+    return f(Span(_TO_SYNTAX.file, line, column, last.end_line, last.end_column), kids)
 
 
 # The rules that open with keywords or brackets the parse drops, and how many (`in` `.` in `in.c`).
@@ -340,8 +332,8 @@ class ToSyntax(Transformer):
         self.file = "<spec>"
         self.building = True  # False while a file is only checked for syntax errors
 
-    def _span(self, m: Any) -> Span:
-        return Span(self.file, m.line, m.column, m.end_line, m.end_column)
+    def _span(self, m: Span) -> Span:
+        return m  # the wrapper gives each rule its span
 
     def _tspan(self, tok: Any) -> Span:
         return Span(self.file, tok.line, tok.column, tok.end_line, tok.end_column)
