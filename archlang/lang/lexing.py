@@ -2,7 +2,7 @@
 
 Lark's basic lexer finds each token through five calls (its thread, ``next_token``, ``match``,
 the scanner, a line counter) and sets every position attribute one by one; at 100,000 layers that
-is a third of the parse. This lexer is Lark's custom-lexer interface (``Lark(lexer=Tokenizer)``):
+is over a quarter of the parse. This lexer is Lark's custom-lexer interface (``Lark(lexer=Tokenizer)``):
 the terminals, their order, the keyword rule (a name that spells a keyword becomes that keyword)
 and the compiled patterns are Lark's own, taken from the :class:`lark.lexer.BasicLexer` built
 for the same grammar, so it yields exactly Lark's tokens; only the loop is ours. Where that lexer

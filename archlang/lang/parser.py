@@ -91,10 +91,6 @@ class Layout(PostLex):
             yield token
         self.done = True  # the parser's next token is the end of input, which follows no shift
 
-    def last(self) -> Any:
-        """The last token the parser has shifted, while it reduces a rule."""
-        return self.current if self.done else self.previous
-
 
 # One parser, whose transformer and post-lexer keep per-parse state: parses take turns.
 _LOCK = threading.RLock()
@@ -300,7 +296,8 @@ def _with_meta(f: Any, data: str, kids: list[Any], _meta: Any) -> Any:
     if not _TO_SYNTAX.building:
         return None
     layout = _LAYOUT
-    last = layout.current if layout.done else layout.previous  # `Layout.last`, inlined: per rule
+    # the last token the parser shifted: the one before its lookahead, or at the end of input the last
+    last = layout.current if layout.done else layout.previous
     if last is None:  # nothing shifted yet: an empty file or block body, which has no span
         return f(None, kids)
     first = _first(kids)
