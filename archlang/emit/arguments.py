@@ -111,13 +111,16 @@ def _probe(graph: Graph, param: str, name: str, code: Code, base: tuple[list[str
     values = _probe_values(graph.params[param])
     codes: list[list[str]] = []
     pinned = False
+    far: Graph | None = None  # the far value's analysis, when the input check below made it
     for v in values:  # the near value first: a structural parameter costs one analysis
-        probe = _analysed(graph, {**graph.params, param: v}, pinned)
+        probe = far if far is not None and v == values[1] else _analysed(graph, {**graph.params, param: v}, pinned)
         if probe is not None and not codes and probe.input.shape != graph.input.shape and not pinned:
             again = _analysed(graph, {**graph.params, param: values[1]}, False)
             if again is not None and again.input.shape == probe.input.shape:  # `--input` replaced the spec's
                 pinned = True
                 probe = _analysed(graph, {**graph.params, param: v}, pinned)
+            else:
+                far = again  # the parameter sets the input size: the far probe is this analysis
         if probe is None:
             return None
         ctors, rest = code(probe)
