@@ -83,6 +83,16 @@ def ratio(sample: Sample, base: Sample) -> float:
     return statistics.median(c / b for c, b in zip(sample.cpu, base.cpu))
 
 
+def ratio_spread(sample: Sample, base: Sample) -> tuple[float, float]:
+    """The per-round CPU ratios' lower and upper quartiles: how far one round strays from the
+    median on a shared machine (with fewer than four rounds, the lowest and the highest)."""
+    ratios = sorted(c / b for c, b in zip(sample.cpu, base.cpu))
+    if len(ratios) < 4:
+        return ratios[0], ratios[-1]
+    quartiles = statistics.quantiles(ratios, n=4)
+    return quartiles[0], quartiles[2]
+
+
 def slope(sizes: list[int], seconds: list[float]) -> float:
     """The exponent k of ``seconds ~ size**k`` fitted by least squares on logarithms (1: linear)."""
     import math

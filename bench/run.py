@@ -58,7 +58,9 @@ def startup(folder: Path, runs: int) -> None:
     for name, sample in samples.items():
         goal = GOALS.get(name)
         r = procs.ratio(sample, base)
-        note = f"goal <= {goal}: {'met' if r <= goal else 'NOT met'}" if goal else ""
+        low, high = procs.ratio_spread(sample, base)
+        note = f"quartiles {low:.3f}-{high:.3f}" + (f"; goal <= {goal}: {'met' if r <= goal else 'NOT met'}"
+                                                    if goal else "")
         row(name, f"{sample.cpu_median * 1e3:.0f} ms", f"{sample.wall_median * 1e3:.0f} ms", f"{r:.3f}", note)
 
 
