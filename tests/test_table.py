@@ -1,9 +1,11 @@
-"""Tables through rich: the plain fast path prints what rich prints, a table fits a given width by
-shortening names in the middle, colours only on request, and a piped `check` never imports rich."""
+"""Tables through rich: the fast paths print what rich prints, plain and coloured, byte for byte;
+a table fits a given width by shortening names in the middle, colours only on request, and a
+`check` whose table fits (a pipe, a wide terminal) never imports rich."""
 
 from __future__ import annotations
 
 import io
+import os
 import re
 import subprocess
 import sys
@@ -13,7 +15,8 @@ from rich.console import Console
 
 import archlang
 from archlang.emit.formats import report_table, write_table
-from archlang.emit.table import Column, Table, plain_lines, render, rich_table, shorten_middle
+from archlang.emit.table import (Column, Table, coloured_lines, console_for, natural_lines, plain_lines, plain_width,
+                                 render, rich_table, shorten_middle)
 from conftest import ROOT, SPECS, run_cli
 
 ALL_SPECS = sorted(p.stem for p in SPECS.glob("*.arch"))
@@ -30,6 +33,41 @@ def rich_text(table: Table, width: int = 1000) -> list[str]:
 def test_plain_table_is_what_rich_prints(name: str) -> None:
     table = report_table(archlang.check(SPECS / f"{name}.arch"))
     assert plain_lines(table) == rich_text(table)
+
+
+def rich_coloured(table: Table) -> str:
+    buffer = io.StringIO()
+    console_for(buffer, True, plain_width(table)).print(rich_table(table), crop=False)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("name", ALL_SPECS)
+def test_coloured_table_is_what_rich_prints(name: str) -> None:
+    table = report_table(archlang.check(SPECS / f"{name}.arch"))
+    assert "".join(line + "\n" for line in coloured_lines(table)) == rich_coloured(table)
+
+
+def test_coloured_frozen_rows_and_empty_cells_are_what_rich_prints() -> None:
+    table = report_table(archlang.check("input 8x8x3\nfreeze(conv 3x3 x4 -> bn) -> relu -> flatten -> fc 2\n"))
+    assert "dim" in table.styles
+    assert "".join(line + "\n" for line in coloured_lines(table)) == rich_coloured(table)
+    odd = Table([Column("a", shrink=True), Column("bb", right=True), Column("c")], footer=("", "", ""))
+    odd.add("", "1", "long cell")
+    odd.add("x", "", "", style="dim")
+    assert "".join(line + "\n" for line in coloured_lines(odd)) == rich_coloured(odd)
+
+
+def test_rich_draws_what_only_it_can(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A style the fast path does not know, a dumb terminal (plain, as rich prints it), Windows."""
+    table = report_table(archlang.check(SPECS / "lenet5.arch"))
+    table.styles[0] = "green"
+    assert natural_lines(table, True) is None
+    table.styles[0] = ""
+    monkeypatch.setenv("TERM", "dumb")
+    assert natural_lines(table, True) == plain_lines(table)
+    monkeypatch.setenv("TERM", "xterm-256color")
+    monkeypatch.setattr("archlang.emit.table.os.name", "nt")
+    assert natural_lines(table, True) is None
 
 
 def test_scale_and_ops_tables_are_what_rich_prints() -> None:
@@ -97,8 +135,20 @@ def test_frozen_rows_are_dimmed_on_a_terminal(tmp_path) -> None:
     assert "\x1b[2m" in frozen
 
 
-def test_piped_check_does_not_import_rich() -> None:
+@pytest.mark.parametrize("colour", ["", "1"])
+def test_check_whose_table_fits_does_not_import_rich(colour: str) -> None:
     code = ("import sys; from archlang.cli import main; rc = main(['check', 'specs/resnet.arch']); "
             "assert 'rich' not in sys.modules, 'rich was imported'; sys.exit(rc)")
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR", "TERM")}
+    env.update({"FORCE_COLOR": colour, "TERM": "xterm-256color"})
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr
+    assert ("\x1b[1mresnet (specs/resnet.arch)\x1b[0m" in result.stdout) == bool(colour)
+
+
+def test_coloured_table_narrower_than_it_is_drawn_by_rich() -> None:
+    report = archlang.check(SPECS / "resnet.arch")
+    out = io.StringIO()
+    write_table(report, out, color=True, width=72)
+    lines = [ANSI.sub("", line) for line in out.getvalue().splitlines()]
+    assert "\x1b[1m" in out.getvalue() and all(len(line) <= 72 for line in lines[1:lines.index("")])

@@ -10,7 +10,8 @@ from ..core.ir import Runs
 from ..report import Report, Row
 from ..scaling import Step
 from ..core.shapes import Layout, fmt
-from .table import Column, Table, console_for, plain_width, render, rich_table, shorten_middle
+from .table import (Column, Table, bold, console_for, natural_lines, plain_width, render, rich_table, shorten_middle,
+                    writes_codes)
 
 
 class Format(StrEnum):
@@ -140,13 +141,17 @@ def _extra_total(report: Report, key: str) -> str:
 
 def write_table(report: Report, out: TextIO, color: bool = False, width: int | None = None,
                 layout: Layout = Layout.HWC) -> None:
-    """The title, the table (fitted to ``width`` columns when given) and the summary; coloured
-    through rich when ``color``."""
+    """The title, the table (fitted to ``width`` columns when given) and the summary, coloured
+    when ``color``: rich draws the table only when it must be fitted, or coloured on Windows."""
     title = f"{report.network} ({report.file})"
     table, summary = report_table(report, layout), summary_lines(report, layout)
-    if not color:
-        out.write(title + "\n")
-        render(table, out, color, width)
+    lines = natural_lines(table, color) if width is None or plain_width(table) <= width else None
+    if lines is not None or not color:  # rich only to fit a table to a width or colour Windows
+        out.write((bold(title) if lines is not None and writes_codes(color) else title) + "\n")
+        if lines is None:
+            render(table, out, color, width)
+        else:
+            out.write("".join(line + "\n" for line in lines))
         out.write("\n" + "".join(line + "\n" for line in summary))
         return
     from rich.text import Text
