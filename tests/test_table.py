@@ -1,6 +1,7 @@
-"""Tables through rich: the fast paths print what rich prints, plain and coloured, byte for byte;
-a table fits a given width by shortening names in the middle, colours only on request, and a
-`check` whose table fits (a pipe, a wide terminal) never imports rich."""
+"""Tables as rich draws them: archlang writes what rich prints, plain and coloured, at the table's
+own width and fitted to a narrower one, byte for byte; a table fits a given width by shortening
+names in the middle, colours only on request, and `check` imports rich only where it alone knows
+what it would print (a Windows console, characters wider than a column, a console with no room)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,11 @@ from rich.console import Console
 
 import archlang
 from archlang.emit.formats import report_table, write_table
-from archlang.emit.table import (Column, Table, coloured_lines, console_for, natural_lines, plain_lines, plain_width,
-                                 render, rich_table, shorten_middle)
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from archlang.emit.table import (Column, Table, coloured_lines, console_for, plain_lines, plain_width, render,
+                                 rich_table, shorten_middle, table_lines)
 from conftest import ROOT, SPECS, run_cli
 
 ALL_SPECS = sorted(p.stem for p in SPECS.glob("*.arch"))
@@ -58,16 +62,58 @@ def test_coloured_frozen_rows_and_empty_cells_are_what_rich_prints() -> None:
 
 
 def test_rich_draws_what_only_it_can(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A style the fast path does not know, a dumb terminal (plain, as rich prints it), Windows."""
+    """A style the fast path does not know, a dumb terminal (plain, as rich prints it), Windows,
+    a wide character, a console too narrow to give every column room."""
     table = report_table(archlang.check(SPECS / "lenet5.arch"))
     table.styles[0] = "green"
-    assert natural_lines(table, True) is None
+    assert table_lines(table, True) is None
     table.styles[0] = ""
     monkeypatch.setenv("TERM", "dumb")
-    assert natural_lines(table, True) == plain_lines(table)
+    assert table_lines(table, True) == plain_lines(table)
     monkeypatch.setenv("TERM", "xterm-256color")
+    assert table_lines(table, False, width=12) is None
+    table.rows[0] = ("畳み込み1",) + table.rows[0][1:]
+    assert table_lines(table, False) is None
     monkeypatch.setattr("archlang.emit.table.os.name", "nt")
-    assert natural_lines(table, True) is None
+    assert table_lines(table, True) is None
+
+
+def rich_at(table: Table, color: bool, width: int) -> str:
+    buffer = io.StringIO()
+    console_for(buffer, color, width).print(rich_table(table), crop=False)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("name", ["resnet", "googlenet", "yolov8", "lenet5", "efficientnet", "cifar_augment"])
+@pytest.mark.parametrize("color", [False, True])
+def test_fitted_table_is_what_rich_prints(name: str, color: bool) -> None:
+    table = report_table(archlang.check(SPECS / f"{name}.arch"))
+    compared = 0
+    for width in (plain_width(table) - 1, 120, 100, 80, 72, 60, 50, 40):
+        lines = table_lines(table, color, width)
+        if lines is not None:
+            assert "".join(line + "\n" for line in lines) == rich_at(table, color, width), width
+            compared += 1
+    assert compared >= 4
+
+
+CELL = st.text(st.sampled_from("abcx.19_- …"), max_size=14)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(CELL, st.booleans(), st.booleans()), min_size=1, max_size=6),
+       st.lists(st.tuples(st.lists(CELL, min_size=6, max_size=6), st.sampled_from(["", "dim"])), max_size=5),
+       st.booleans(), st.integers(2, 90), st.booleans())
+def test_any_table_at_any_width_is_what_rich_prints(columns: list, rows: list, footer: bool, width: int,
+                                                    color: bool) -> None:
+    table = Table([Column(h or "h", right=r, shrink=s) for h, r, s in columns])
+    for cells, style in rows:
+        table.add(*cells[:len(columns)], style=style)
+    if footer:
+        table.footer = tuple(c[:3] for c, _, _ in columns)
+    lines = table_lines(table, color, width)
+    if lines is not None:
+        assert "".join(line + "\n" for line in lines) == rich_at(table, color, width)
 
 
 def test_scale_and_ops_tables_are_what_rich_prints() -> None:
@@ -146,9 +192,12 @@ def test_check_whose_table_fits_does_not_import_rich(colour: str) -> None:
     assert ("\x1b[1mresnet (specs/resnet.arch)\x1b[0m" in result.stdout) == bool(colour)
 
 
-def test_coloured_table_narrower_than_it_is_drawn_by_rich() -> None:
-    report = archlang.check(SPECS / "resnet.arch")
-    out = io.StringIO()
-    write_table(report, out, color=True, width=72)
-    lines = [ANSI.sub("", line) for line in out.getvalue().splitlines()]
-    assert "\x1b[1m" in out.getvalue() and all(len(line) <= 72 for line in lines[1:lines.index("")])
+def test_check_at_a_narrow_terminal_does_not_import_rich() -> None:
+    code = ("import sys; from archlang.cli import main; rc = main(['check', 'specs/resnet.arch', '--width', '80']); "
+            "assert 'rich' not in sys.modules, 'rich was imported'; sys.exit(rc)")
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR", "TERM")}
+    env.update({"FORCE_COLOR": "1", "TERM": "xterm-256color"})
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    table = [ANSI.sub("", line) for line in result.stdout.splitlines()[1:]]
+    assert all(len(line) <= 80 for line in table[:table.index("")]) and "…" in result.stdout

@@ -10,7 +10,7 @@ from ..core.ir import Runs
 from ..report import Report, Row
 from ..scaling import Step
 from ..core.shapes import Layout, fmt
-from .table import (Column, Table, bold, console_for, natural_lines, plain_width, render, rich_table, shorten_middle,
+from .table import (Column, Table, bold, console_for, plain_width, render, rich_table, shorten_middle, table_lines,
                     writes_codes)
 
 
@@ -142,11 +142,11 @@ def _extra_total(report: Report, key: str) -> str:
 def write_table(report: Report, out: TextIO, color: bool = False, width: int | None = None,
                 layout: Layout = Layout.HWC) -> None:
     """The title, the table (fitted to ``width`` columns when given) and the summary, coloured
-    when ``color``: rich draws the table only when it must be fitted, or coloured on Windows."""
+    when ``color``; rich draws it only where it alone knows what it would print (Windows)."""
     title = f"{report.network} ({report.file})"
     table, summary = report_table(report, layout), summary_lines(report, layout)
-    lines = natural_lines(table, color) if width is None or plain_width(table) <= width else None
-    if lines is not None or not color:  # rich only to fit a table to a width or colour Windows
+    lines = table_lines(table, color, width)
+    if lines is not None or not color:  # rich only where it alone knows what it would print
         out.write((bold(title) if lines is not None and writes_codes(color) else title) + "\n")
         if lines is None:
             render(table, out, color, width)

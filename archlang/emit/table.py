@@ -1,11 +1,14 @@
-"""Column-aligned tables, drawn by rich's :class:`rich.table.Table`.
+"""Column-aligned tables as rich's :class:`rich.table.Table` draws them.
 
 rich lays a table out to the terminal's width, shortening the columns that may shrink; a cell
 that does not fit keeps its start and its end (``layer4.unit3.b…1.conv3``) instead of wrapping.
-Importing rich costs `check` 60 to 110 ms, and measuring every cell about 0.5 ms a row, so when
-nothing has to fit :func:`render` writes the characters rich would, without importing it: plain
-(a pipe, a file, the golden tests) or with the codes rich writes for bold and dim (a terminal
-wide enough for the table); ``tests/test_table.py`` holds the two to each other byte for byte.
+Importing rich costs `check` 60 to 110 ms, and measuring every cell about 0.5 ms a row, so
+:func:`table_lines` writes the characters rich would, without importing it: plain (a pipe, a
+file, the golden tests) or with the codes rich writes for bold and dim (a terminal), at the
+table's own width or fitted to a narrower one by rich's rule for narrowing columns. rich itself
+draws the rest (a Windows console in colour, characters wider than one column, a console with no
+room for a column). ``tests/test_table.py`` holds the two to each other byte for byte, for every
+zoo table and for random tables at random widths.
 """
 
 from __future__ import annotations
@@ -58,9 +61,10 @@ class Table:
 
 
 def render(table: Table, out: TextIO, color: bool = False, width: int | None = None) -> None:
-    """Write ``table`` to ``out``: through rich when it has to fit ``width`` columns (``None``: no
-    limit), otherwise as the same text rich would print, without importing it."""
-    lines = natural_lines(table, color) if width is None or plain_width(table) <= width else None
+    """Write ``table`` to ``out`` as rich prints it on a console ``width`` columns wide (``None``:
+    as wide as the table) that colours when ``color``; through rich itself only where
+    :func:`table_lines` cannot say what rich would print."""
+    lines = table_lines(table, color, width)
     if lines is not None:
         out.write("".join(line + "\n" for line in lines))
         return
@@ -68,14 +72,21 @@ def render(table: Table, out: TextIO, color: bool = False, width: int | None = N
     console.print(rich_table(table), crop=False)
 
 
-def natural_lines(table: Table, color: bool) -> list[str] | None:
-    """The table at its natural widths as rich prints it to a console that colours when
-    ``color``: plain where rich would not colour (no ``color``; ``TERM`` dumb or unknown), with
-    rich's codes elsewhere; None on Windows, whose consoles only rich knows how to colour."""
+def table_lines(table: Table, color: bool, width: int | None = None) -> list[str] | None:
+    """The lines rich prints for ``table`` on a console ``width`` columns wide (``None``: as wide
+    as the table) that colours when ``color``; None where only rich knows: a Windows console in
+    colour, a row style other than dim, a character that is not one column wide, a console too
+    narrow to give every column room."""
     codes = writes_codes(color)
-    if codes is None or (codes and any(style not in _ROW_CODES for style in table.styles)):
+    if codes is None or (codes and any(style not in _ROW_CODES for style in table.styles)) or not _narrow(table):
         return None
-    return coloured_lines(table) if codes else plain_lines(table)
+    widths = _widths(table)
+    if width is not None and plain_width(table) > width:
+        fitted = fitted_widths(table, width)
+        if fitted is None:
+            return None
+        widths = fitted
+    return _lines(table, widths, codes)
 
 
 def writes_codes(color: bool) -> bool | None:
@@ -95,31 +106,102 @@ _BOLD, _DIM, _RESET = "\x1b[1m", "\x1b[2m", "\x1b[0m"
 _ROW_CODES = {"": "", "dim": _DIM, "bold": _BOLD}
 
 
-def coloured_lines(table: Table) -> list[str]:
-    """The table at its natural widths with the codes rich writes for it: header and footer bold,
-    the rules and the gaps between columns dim, each row in its style. rich styles each piece of
-    a cell apart (the text, the spaces that fill it, the padding after it), so the same pieces
-    are written here."""
-    widths = _widths(table)
-    gap = f"{_DIM} {_RESET}"  # the box's column separator; the padding before it is the row's
+def _narrow(table: Table) -> bool:
+    """Whether every character is one column wide, as ``len`` counts (ASCII, and the ellipsis)."""
+    cells = [c.header for c in table.columns] + [c for row in table.rows for c in row] + list(table.footer or ())
+    return all(c.isascii() or c.replace("…", "").isascii() for c in cells)
 
-    def piece(text: str, code: str) -> str:
-        return f"{code}{text}{_RESET}" if code and text else text
 
-    def line(cells: Sequence[str], code: str) -> str:
+def _lines(table: Table, widths: list[int], codes: bool) -> list[str]:
+    """The table with columns ``widths`` wide (their text, not the gap after them) as rich draws
+    it: the header and footer bold, the rules and the gaps between columns dim, each row in its
+    style, when ``codes``. rich styles each piece of a cell apart (its text, the spaces that fill
+    it, the padding after it), so the same pieces are written here; a cell too long for its
+    column loses its middle where the column may shrink, else its end (rich's crop)."""
+    gap = _piece(" ", _DIM if codes else "")  # the box's column separator
+
+    def line(cells: Sequence[str], code: str, header: bool = False) -> str:
         parts = []
         for i, (cell, w, col) in enumerate(zip(cells, widths, table.columns)):
             if i:
-                parts.append(piece(" ", code) + gap)
-            parts.append(piece(cell.rjust(w), code) if col.right else piece(cell, code) + piece(" " * (w - len(cell)), code))
+                parts.append(_piece(" ", code) + gap)
+            text = shorten_middle(cell, w) if col.shrink and not header else cell[:w]  # headers never shrink
+            parts.append(_piece(text.rjust(w), code) if col.right else
+                         _piece(text, code) + _piece(" " * (w - len(text)), code))
         return "".join(parts)
 
-    rule = piece(RULE * plain_width(table), _DIM)
-    lines = [line([c.header for c in table.columns], _BOLD), rule,
-             *(line(r, _ROW_CODES.get(style, "")) for r, style in zip(table.rows, table.styles))]
+    bold_code = _BOLD if codes else ""
+    rule = _piece(RULE * (sum(widths) + len(GAP) * (len(widths) - 1)), _DIM if codes else "")
+    lines = [line([c.header for c in table.columns], bold_code, header=True), rule]
+    lines += [line(r, _ROW_CODES.get(style, "") if codes else "") for r, style in zip(table.rows, table.styles)]
     if table.footer:
-        lines += [rule, line(table.footer, _BOLD)]
+        lines += [rule, line(table.footer, bold_code)]
     return lines
+
+
+def _piece(text: str, code: str) -> str:
+    return f"{code}{text}{_RESET}" if code and text else text
+
+
+def plain_lines(table: Table) -> list[str]:
+    """The table at its natural widths, exactly as :func:`rich_table` prints it uncoloured."""
+    return _lines(table, _widths(table), False)
+
+
+def coloured_lines(table: Table) -> list[str]:
+    """The table at its natural widths, exactly as :func:`rich_table` prints it in colour."""
+    return _lines(table, _widths(table), True)
+
+
+def fitted_widths(table: Table, width: int) -> list[int] | None:
+    """The text widths rich gives the columns on a console ``width`` columns wide, or None where a
+    column would get none. rich takes each column at its natural width (with the padding after
+    it, at most the room there is), then narrows the widest shrinkable columns to the next widest
+    until the table fits, then, if it still does not, every column alike."""
+    n = len(table.columns)
+    pads = [1] * (n - 1) + [0]  # the padding after each column; the last has none
+    room = width - (n - 1)  # less the separators between columns
+    if room < 1:
+        return None
+    widths = [min(w + p, room) or 1 for w, p in zip(_widths(table), pads)]
+    if sum(widths) > room:
+        widths = _narrow_widest(widths, [c.shrink for c in table.columns], room)
+        if sum(widths) > room:
+            widths = _reduce(sum(widths) - room, [1] * n, widths, widths)
+    text_widths = [w - p for w, p in zip(widths, pads)]
+    return text_widths if all(w >= 1 for w in text_widths) else None
+
+
+def _narrow_widest(widths: list[int], shrinkable: list[bool], room: int) -> list[int]:
+    """Narrow the widest shrinkable columns, step by step to the next widest, until the total is
+    ``room`` or no step is left (rich's collapse of wrappable columns)."""
+    excess = sum(widths) - room
+    while any(shrinkable) and sum(widths) and excess > 0:
+        widest = max(w for w, s in zip(widths, shrinkable) if s)
+        next_widest = max((w if s and w != widest else 0) for w, s in zip(widths, shrinkable))
+        if widest == next_widest:
+            break
+        at_widest = [1 if s and w == widest else 0 for w, s in zip(widths, shrinkable)]
+        widths = _reduce(excess, at_widest, [min(excess, widest - next_widest)] * len(widths), widths)
+        excess = sum(widths) - room
+    return widths
+
+
+def _reduce(total: int, shares: list[int], limits: list[int], widths: list[int]) -> list[int]:
+    """Take ``total`` off ``widths`` in proportion to ``shares``, at most ``limits`` from each,
+    rounding each part as Python rounds (rich's ratio reduction, so that the widths match)."""
+    shares = [share if limit else 0 for share, limit in zip(shares, limits)]
+    left_shares, left = sum(shares), total
+    result = []
+    for share, limit, w in zip(shares, limits, widths):
+        if share and left_shares > 0:
+            taken = min(limit, round(share * left / left_shares))
+            result.append(w - taken)
+            left -= taken
+            left_shares -= share
+        else:
+            result.append(w)
+    return result
 
 
 def console_for(out: TextIO, color: bool, width: int) -> "Console":
@@ -139,21 +221,6 @@ def plain_width(table: Table) -> int:
     """The width of the table at its natural column widths."""
     widths = _widths(table)
     return sum(widths) + len(GAP) * (len(widths) - 1)
-
-
-def plain_lines(table: Table) -> list[str]:
-    """The table at its natural widths, exactly as :func:`rich_table` prints it uncoloured."""
-    widths = _widths(table)
-
-    def line(cells: Sequence[str]) -> str:
-        return GAP.join(cell.rjust(w) if col.right else cell.ljust(w)
-                        for cell, w, col in zip(cells, widths, table.columns))
-
-    rule = RULE * plain_width(table)
-    lines = [line([c.header for c in table.columns]), rule, *(line(r) for r in table.rows)]
-    if table.footer:
-        lines += [rule, line(table.footer)]
-    return lines
 
 
 class _Cell:
