@@ -45,6 +45,8 @@ def startup(folder: Path, runs: int) -> None:
         "import lark (the parser library)": (procs.PYTHON, "-c", "import lark"),
         "import archlang": (procs.PYTHON, "-c", "import archlang"),
         "check resnet50": CLI + ("check", resnet, "-D", "depth=50"),
+        "check resnet50, colour, 80 columns": ("env", "FORCE_COLOR=1", "TERM=xterm-256color") + CLI + (
+            "check", resnet, "-D", "depth=50", "--width", "80"),
         "check resnet152": CLI + ("check", resnet, "-D", "depth=152"),
         "check efficientnet-b7": CLI + ("check", str(ROOT / "specs" / "efficientnet.arch"), "-D", "width=2.0",
                                         "-D", "depth=3.1", "-D", "res=600"),
