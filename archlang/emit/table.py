@@ -78,7 +78,7 @@ def table_lines(table: Table, color: bool, width: int | None = None) -> list[str
     colour, a row style other than dim, a character that is not one column wide, a console too
     narrow to give every column room."""
     codes = writes_codes(color)
-    if codes is None or (codes and any(style not in _ROW_CODES for style in table.styles)) or not _narrow(table):
+    if codes is None or (codes and any(style not in _ROW_CODES for style in table.styles)) or not _single_width(table):
         return None
     widths = _widths(table)
     if width is not None and plain_width(table) > width:
@@ -106,7 +106,7 @@ _BOLD, _DIM, _RESET = "\x1b[1m", "\x1b[2m", "\x1b[0m"
 _ROW_CODES = {"": "", "dim": _DIM, "bold": _BOLD}
 
 
-def _narrow(table: Table) -> bool:
+def _single_width(table: Table) -> bool:
     """Whether every character is one column wide, as ``len`` counts (ASCII, and the ellipsis)."""
     cells = [c.header for c in table.columns] + [c for row in table.rows for c in row] + list(table.footer or ())
     return all(c.isascii() or c.replace("…", "").isascii() for c in cells)
