@@ -49,7 +49,8 @@ class ChainBuilder:
         # the attributes of each layer written with literal arguments only, by op and text: no
         # scope changes them, so every copy binds to the same
         self.bound: dict[tuple[str, str], dict[str, Any]] = {}
-        self.literals: dict[int, tuple[s.Layer, bool]] = {}  # `_literal` of each layer syntax node seen
+        # each layer syntax node seen: its text when written with literal numbers only, else None
+        self.literals: dict[int, tuple[s.Layer, str | None]] = {}
 
     def statements(self, stmts: tuple[s.Statement, ...], env: Env, top: bool) -> Tensor | None:
         raise NotImplementedError
@@ -147,9 +148,11 @@ class ChainBuilder:
                                  hint or "see `archlang ops` for the list of ops")
 
     def apply(self, op: OpDef, e: s.Layer, env: Env, cur: Tensor | None) -> Known:
-        literal, text = self.literal(e), self.text(e.span)
+        literal_text = self.literal_text(e)
+        literal = literal_text is not None
+        text = literal_text or ""  # otherwise the text is made from the attributes, below
         try:
-            attrs, spans = self.bind(op, e, env, text if literal else None)
+            attrs, spans = self.bind(op, e, env, literal_text)
         except Poison:
             self.need(cur, e.span)
             raise
@@ -181,11 +184,12 @@ class ChainBuilder:
             self.bound[key] = attrs
         return attrs, spans
 
-    def literal(self, e: s.Layer) -> bool:
-        """Whether the layer is written with literal numbers only (asked once per syntax node)."""
+    def literal_text(self, e: s.Layer) -> str | None:
+        """The layer's text if it is written with literal numbers only, else None (found once per
+        syntax node: a layer in a repeat or a block is met again and again)."""
         seen = self.literals.get(id(e))
         if seen is None or seen[0] is not e:
-            seen = self.literals[id(e)] = (e, _literal(e))
+            seen = self.literals[id(e)] = (e, self.text(e.span) if _literal(e) else None)
         return seen[1]
 
     def if_chain(self, e: s.IfElse, env: Env, cur: Tensor | None) -> Known:
@@ -440,7 +444,7 @@ class ChainBuilder:
         if len(self.graph.nodes) >= NODE_LIMIT:
             self.sink.error(f"the network unrolls to more than {NODE_LIMIT:,} layers", span)
             raise Fatal()
-        return Node(len(self.graph.nodes), op, inputs, attrs, "", tuple(self.scopes.frames),
+        return Node(len(self.graph.nodes), op, inputs, attrs, "", self.scopes.frozen,
                     self.text(span) if text is None else text, span, self.trainable)
 
     def commit(self, node: Node) -> Known:

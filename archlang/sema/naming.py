@@ -25,6 +25,10 @@ class Scopes:
     def __init__(self) -> None:
         self.frames: list[Frame] = []
         self.counters: list[dict[str, int]] = [{}]
+        # the open frames as a tuple (every node keeps one) and their dotted path, made once per
+        # push or pop instead of once per layer
+        self.frozen: tuple[Frame, ...] = ()
+        self._prefix: str | None = ""
         self.taken: set[str] = set()
         # every dotted prefix of a taken name, counted: a binding's scope clashes with the layers
         # already named under it in one look-up, not a scan of every name (quadratic in bindings)
@@ -36,7 +40,11 @@ class Scopes:
         ``branch1.cv1``, so that labels give the names a checkpoint uses."""
         if labelled:  # the name of a labelled thing: no branch frames at all
             return ".".join([f.name for f in self.frames if f.kind != FrameKind.BRANCH] + list(more))
-        return frame_path(self.frames, *more)
+        if self._prefix is None:
+            self._prefix = frame_path(self.frames)
+        if not more:
+            return self._prefix
+        return f"{self._prefix}.{'.'.join(more)}" if self._prefix else ".".join(more)
 
     @property
     def block_depth(self) -> int:
@@ -80,10 +88,13 @@ class Scopes:
     def push(self, frame: Frame) -> None:
         self.frames.append(frame)
         self.counters.append({})
+        self.frozen, self._prefix = tuple(self.frames), None
 
     def pop(self) -> Frame:
         self.counters.pop()
-        return self.frames.pop()
+        frame = self.frames.pop()
+        self.frozen, self._prefix = tuple(self.frames), None
+        return frame
 
 
 class SourceText:
