@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Callable, Iterator, NoReturn, Sequence
 
 from .core import VERSION
-from .core.errors import ArchError, ExitCode, print_diagnostics
+from .core.errors import ArchError, ExitCode, print_diagnostics, printable
 from .core.extras import require_torch, torch_installed
 from .core.limits import MAX_NUMBER
 from .core.shapes import Layout
@@ -309,7 +309,7 @@ def _writing(path: str) -> Iterator[None]:
         raise
     except (OSError, RuntimeError) as exc:
         raise CommandError(f"cannot write `{path}`: {_reason(exc)}") from None
-    print(f"wrote {path}", file=sys.stderr)
+    print(f"wrote {printable(str(path))}", file=sys.stderr)
 
 
 # --- commands --------------------------------------------------------------------------------
@@ -399,7 +399,8 @@ def cmd_sizes(args: argparse.Namespace) -> ExitCode:
         doc = {axis: {"rule": r.rule, "values": r.values} for axis, r in found.items()}
         print(json.dumps(doc, indent=2))
         return ExitCode.OK
-    print(f"{graph.name} ({graph.file}): input {'x'.join(map(str, graph.input.shape or ()))}, sizes 1 to {args.upto}")
+    print(printable(f"{graph.name} ({graph.file}): input {'x'.join(map(str, graph.input.shape or ()))}, "
+                    f"sizes 1 to {args.upto}"))
     for axis, r in found.items():
         other = "width" if axis == "height" else "height"
         print(f"{axis}: {r.rule}  ({len(r.values)} sizes, {other} held at the spec's)")
@@ -560,7 +561,7 @@ def _run_model(compiled: Compiled, args: argparse.Namespace) -> ExitCode:
             save_model(model, args.save, inputs=_inputs(compiled.graph, args))
         except OSError as exc:
             raise CommandError(f"cannot write `{args.save}`: {_reason(exc)}") from None
-        print(f"saved {args.save}", file=sys.stderr)
+        print(f"saved {printable(str(args.save))}", file=sys.stderr)
     if args.onnx:
         _export_onnx(model, args.onnx)
     return status
@@ -598,7 +599,7 @@ def cmd_fmt(args: argparse.Namespace) -> ExitCode:
             unchanged += 1
         elif args.check:
             changed += 1
-            print(f"would reformat {file}", file=sys.stderr)
+            print(f"would reformat {printable(str(file))}", file=sys.stderr)
             status = max(status, ExitCode.SPEC)
         else:
             try:
@@ -609,7 +610,7 @@ def cmd_fmt(args: argparse.Namespace) -> ExitCode:
                 status = max(status, exc.status)
                 continue
             changed += 1
-            print(f"reformatted {file}", file=sys.stderr)
+            print(f"reformatted {printable(str(file))}", file=sys.stderr)
     if changed or unchanged:
         verb = "would be reformatted" if args.check else "reformatted"
         print(f"{changed} file{'s' * (changed != 1)} {verb}, {unchanged} already formatted", file=sys.stderr)
@@ -654,7 +655,7 @@ def _export_onnx(model: object, path: str) -> None:
         raise CommandError(f"cannot export to ONNX: {exc}", ExitCode.SPEC) from None
     except OSError as exc:
         raise CommandError(f"cannot write `{path}`: {_reason(exc)}") from None
-    print(f"exported {path}", file=sys.stderr)
+    print(f"exported {printable(str(path))}", file=sys.stderr)
 
 
 def cmd_import(args: argparse.Namespace) -> ExitCode:

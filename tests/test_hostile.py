@@ -187,3 +187,23 @@ def test_the_corpus_is_large_and_names_are_unique() -> None:
     assert len(CASES) >= 100
     assert len({c.name for c in CASES}) == len(CASES)
     assert any(isinstance(v, Special) for c in CASES for v in c.files.values())
+
+
+@pytest.mark.parametrize("colour", ["", "1"])
+def test_a_file_name_cannot_drive_the_terminal(tmp_path: Path, colour: str) -> None:
+    """A spec whose name holds escape sequences (a hostile checkout, a crafted download) is named
+    escaped wherever archlang prints its name: the table's title (plain, coloured, fitted), `sizes`,
+    `fmt`; and `render` prints nothing of it raw."""
+    name = "net\x1b]0;owned\x07\x1b[2J.arch"
+    spec = tmp_path / name
+    spec.write_text("input 8x8x3\nconv 3x3 x4  ->  flatten -> fc 2\n", encoding="utf-8")  # fmt would change it
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
+    env["FORCE_COLOR"] = colour
+    commands = [["check", name], ["check", name, "--width", "40"], ["sizes", name, "--upto", "16"],
+                ["fmt", "--check", name], ["render", name, "-o", "out.dot"]]
+    for args in commands:
+        result = subprocess.run([sys.executable, "-m", "archlang.cli", *args], cwd=tmp_path, env=env,
+                                capture_output=True, text=True, timeout=120)
+        shown = result.stdout + result.stderr
+        assert "\x07" not in shown and "\x1b]" not in shown and "\x1b[2J" not in shown, args
+        assert "\\x1b]0;owned\\x07" in shown or args[0] == "render", (args, shown[:300])

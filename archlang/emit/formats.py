@@ -6,6 +6,7 @@ import io
 from enum import StrEnum
 from typing import TextIO
 
+from ..core.errors import printable
 from ..core.ir import Runs
 from ..report import Report, Row
 from ..scaling import Step
@@ -143,7 +144,7 @@ def write_table(report: Report, out: TextIO, color: bool = False, width: int | N
                 layout: Layout = Layout.HWC) -> None:
     """The title, the table (fitted to ``width`` columns when given) and the summary, coloured
     when ``color``; rich draws it only where it alone knows what it would print (Windows)."""
-    title = f"{report.network} ({report.file})"
+    title = printable(f"{report.network} ({report.file})")  # a file name cannot drive the terminal
     table, summary = report_table(report, layout), summary_lines(report, layout)
     lines = table_lines(table, color, width)
     if lines is not None or not color:  # rich only where it alone knows what it would print
@@ -243,7 +244,7 @@ def variant_summary(reports: list[Report], kind: str, color: bool = False, width
         table.add(*row)
     buffer = io.StringIO()
     if reports:
-        buffer.write(f"{reports[0].network} ({reports[0].file}), {len(reports)} variants\n")
+        buffer.write(printable(f"{reports[0].network} ({reports[0].file}), {len(reports)} variants") + "\n")
     render(table, buffer, color, width)
     return buffer.getvalue()
 
