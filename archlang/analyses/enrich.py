@@ -4,12 +4,15 @@ operation counts under a convention, the training-memory totals and summary line
 from __future__ import annotations
 
 from ..core.records import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core.ir import Graph
 from ..emit.formats import human_bytes as _human_bytes
 from ..report import Report
-from . import counting, memory, rf
+from . import counting, memory
+
+if TYPE_CHECKING:  # pragma: no cover
+    from . import rf
 
 
 def enrich(report: Report, *, fields: bool = False, count: str | None = None, batch: int = 1,
@@ -25,6 +28,8 @@ def enrich(report: Report, *, fields: bool = False, count: str | None = None, ba
     out = replace(report, extra_totals=dict(report.extra_totals), columns=list(report.columns),
                   summary=list(report.summary))
     if fields:
+        from . import rf  # only for `--rf` and JSON: it brings `fractions` and `decimal`
+
         found = rf.receptive_fields(graph)
         for extra, node in zip(extras, nodes):
             f = found[node.index]
@@ -50,6 +55,8 @@ def enrich(report: Report, *, fields: bool = False, count: str | None = None, ba
 
 
 def _field_line(graph: Graph, found: dict[int, rf.Field]) -> str:
+    from . import rf
+
     last = next((n for n in reversed(graph.layers) if found[n.index].rf), None)
     if last is None:
         return "receptive field: none (no spatial layer)"

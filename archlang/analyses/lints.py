@@ -5,13 +5,18 @@ channel-first (``sema``); the lints here need the analyses and do not repeat tho
 
 from __future__ import annotations
 
-from fractions import Fraction
+from typing import TYPE_CHECKING
 
 from ..core.errors import Diagnostic
 from ..core.ir import Graph
 from ..core.shapes import is_volume
-from . import access, sizes
+from . import access
 
+if TYPE_CHECKING:  # pragma: no cover
+    from fractions import Fraction
+
+# `fractions` (which imports `decimal`) and `sizes` load only for a network with a concat: the
+# other lints run on every `check`, whose start-up they would otherwise add to
 
 
 def uneven_same(graph: Graph) -> list[Diagnostic]:
@@ -29,6 +34,8 @@ def uneven_same(graph: Graph) -> list[Diagnostic]:
 
 def _rates(graph: Graph, axis: int) -> dict[int, Fraction | None]:
     """How fast each layer's size grows with the input size along ``axis`` (None: a vector)."""
+    from fractions import Fraction
+
     rates: dict[int, Fraction | None] = {0: Fraction(1)}
     for node in graph.layers:
         source = rates[node.inputs[0]] if node.inputs else None
@@ -64,6 +71,8 @@ def fragile_concats(graph: Graph) -> list[Diagnostic]:
     that happen to meet at the spec's input)."""
     if not is_volume(graph.input.shape) or not _uneven_concat(graph):
         return []
+    from . import sizes
+
     found = []
     for axis, var in ((0, "height"), (1, "width")):
         try:
