@@ -120,3 +120,25 @@ def test_exported_with_an_argument() -> None:
 def test_specs_without_parameters_keep_a_plain_constructor() -> None:
     source = archlang.source(SPECS / "tiny_unet.arch")
     assert "    def __init__(self) -> None:\n" in source and "Arguments:" not in source
+
+
+def test_a_parameter_that_moves_nothing_costs_one_analysis(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its near value leaves the model as it is: structural whatever the far value would do, so
+    the far value is not analysed. A parameter that sets the input size under global pooling
+    (`res`) is one; `classes` still takes both probes."""
+    from archlang.emit import arguments as probing
+
+    analysed: list[dict[str, float]] = []
+    original = probing._analysed
+
+    def counting(graph, params, pinned):  # type: ignore[no-untyped-def]
+        analysed.append(dict(params))
+        return original(graph, params, pinned)
+
+    monkeypatch.setattr(probing, "_analysed", counting)
+    spec = "network n(unused = 3, res = 32, classes = 10)\ninput (res)x(res)x3\nconv 3x3 x8 -> gap -> flatten -> fc classes\n"
+    found = {a.param: a.structural for a in constructor_arguments(archlang.api.analyse(spec)).arguments}
+    assert found == {"unused": True, "res": True, "classes": False}
+    assert [p for p in analysed if p["unused"] != 3] == [{"unused": 4, "res": 32, "classes": 10}]
+    assert [p for p in analysed if p["res"] != 32] == [{"unused": 3, "res": 33, "classes": 10}]
+    assert len([p for p in analysed if p["classes"] != 10]) == 2

@@ -114,6 +114,10 @@ def _probe(graph: Graph, param: str, name: str, code: Code, base: tuple[list[str
     far: Graph | None = None  # the far value's analysis, when the input check below made it
     for v in values:  # the near value first: a structural parameter costs one analysis
         probe = far if far is not None and v == values[1] else _analysed(graph, {**graph.params, param: v}, pinned)
+        if probe is not None and not codes and code(probe) == base:
+            # the near value moves nothing in the model: structural whatever the far value does
+            # (it would have to move a literal that the near value left alone: no line fits that)
+            return []
         if probe is not None and not codes and probe.input.shape != graph.input.shape and not pinned:
             again = _analysed(graph, {**graph.params, param: values[1]}, False)
             if again is not None and again.input.shape == probe.input.shape:  # `--input` replaced the spec's
