@@ -444,7 +444,7 @@ class ChainBuilder:
         if len(self.graph.nodes) >= NODE_LIMIT:
             self.sink.error(f"the network unrolls to more than {NODE_LIMIT:,} layers", span)
             raise Fatal()
-        return Node(len(self.graph.nodes), op, inputs, attrs, "", self.scopes.frozen,
+        return Node(len(self.graph.nodes), op, inputs, attrs, "", self.scopes.frames,
                     self.text(span) if text is None else text, span, self.trainable)
 
     def commit(self, node: Node) -> Known:

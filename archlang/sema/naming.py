@@ -23,12 +23,11 @@ class Scopes:
     among the layers of that op in its innermost scope. Every name is unique in the graph."""
 
     def __init__(self) -> None:
-        self.frames: list[Frame] = []
-        self.counters: list[dict[str, int]] = [{}]
-        # the open frames as a tuple (every node keeps one) and their dotted path, made once per
-        # push or pop instead of once per layer
-        self.frozen: tuple[Frame, ...] = ()
+        # the open frames, a tuple that every node made meanwhile keeps as it is, and their dotted
+        # path: both made once per push or pop instead of once per layer
+        self.frames: tuple[Frame, ...] = ()
         self._prefix: str | None = ""
+        self.counters: list[dict[str, int]] = [{}]
         self.taken: set[str] = set()
         # every dotted prefix of a taken name, counted: a binding's scope clashes with the layers
         # already named under it in one look-up, not a scan of every name (quadratic in bindings)
@@ -86,14 +85,13 @@ class Scopes:
             end = name.rfind(".", 0, end)
 
     def push(self, frame: Frame) -> None:
-        self.frames.append(frame)
+        self.frames, self._prefix = self.frames + (frame,), None
         self.counters.append({})
-        self.frozen, self._prefix = tuple(self.frames), None
 
     def pop(self) -> Frame:
         self.counters.pop()
-        frame = self.frames.pop()
-        self.frozen, self._prefix = tuple(self.frames), None
+        frame = self.frames[-1]
+        self.frames, self._prefix = self.frames[:-1], None
         return frame
 
 
