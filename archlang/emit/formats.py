@@ -11,8 +11,8 @@ from ..core.ir import Runs
 from ..report import Report, Row
 from ..scaling import Step
 from ..core.shapes import Layout, fmt
-from .table import (Column, Table, bold, console_for, plain_width, render, rich_table, shorten_middle, table_lines,
-                    writes_codes)
+from .table import (Column, Table, bold, console_for, draw_with_rich, plain_width, render, rich_table, shorten_middle,
+                    table_lines, writes_codes)
 
 
 class Format(StrEnum):
@@ -150,7 +150,7 @@ def write_table(report: Report, out: TextIO, color: bool = False, width: int | N
     if lines is not None or not color:  # rich only where it alone knows what it would print
         out.write((bold(title) if lines is not None and writes_codes(color) else title) + "\n")
         if lines is None:
-            render(table, out, color, width)
+            draw_with_rich(table, out, color, width)
         else:
             out.write("".join(line + "\n" for line in lines))
         out.write("\n" + "".join(line + "\n" for line in summary))

@@ -67,9 +67,13 @@ def render(table: Table, out: TextIO, color: bool = False, width: int | None = N
     lines = table_lines(table, color, width)
     if lines is not None:
         out.write("".join(line + "\n" for line in lines))
-        return
-    console = console_for(out, color, width or plain_width(table))
-    console.print(rich_table(table), crop=False)
+    else:
+        draw_with_rich(table, out, color, width)
+
+
+def draw_with_rich(table: Table, out: TextIO, color: bool, width: int | None) -> None:
+    """``table`` drawn by rich itself, where :func:`table_lines` cannot say what it would print."""
+    console_for(out, color, width or plain_width(table)).print(rich_table(table), crop=False)
 
 
 def table_lines(table: Table, color: bool, width: int | None = None) -> list[str] | None:
@@ -99,7 +103,7 @@ def writes_codes(color: bool) -> bool | None:
 
 def bold(text: str) -> str:
     """``text`` in bold, as rich writes it (SGR 1, then a reset)."""
-    return f"{_BOLD}{text}{_RESET}" if text else ""
+    return _piece(text, _BOLD)
 
 
 _BOLD, _DIM, _RESET = "\x1b[1m", "\x1b[2m", "\x1b[0m"
