@@ -114,7 +114,8 @@ def _probe(graph: Graph, param: str, name: str, code: Code, base: tuple[list[str
     far: Graph | None = None  # the far value's analysis, when the input check below made it
     for v in values:  # the near value first: a structural parameter costs one analysis
         probe = far if far is not None and v == values[1] else _analysed(graph, {**graph.params, param: v}, pinned)
-        if probe is not None and not codes and code(probe) == base:
+        probe_code = None if probe is None else code(probe)
+        if probe_code == base and not codes:
             # the near value moves nothing in the model: structural whatever the far value does
             # (it would have to move a literal that the near value left alone: no line fits that)
             return []
@@ -123,11 +124,12 @@ def _probe(graph: Graph, param: str, name: str, code: Code, base: tuple[list[str
             if again is not None and again.input.shape == probe.input.shape:  # `--input` replaced the spec's
                 pinned = True
                 probe = _analysed(graph, {**graph.params, param: v}, pinned)
+                probe_code = None if probe is None else code(probe)
             else:
                 far = again  # the parameter sets the input size: the far probe is this analysis
-        if probe is None:
+        if probe_code is None:
             return None
-        ctors, rest = code(probe)
+        ctors, rest = probe_code
         if rest != base[1] or len(ctors) != len(base[0]):
             return None
         codes.append(ctors)
