@@ -326,16 +326,14 @@ _OPENED = {"header": 1, "use_stmt": 1, "block_def": 1, "output_stmt": 1, "varian
 
 @v_args(wrapper=_with_meta)
 class ToSyntax(Transformer):
-    """Lark's reductions to syntax tree, bottom-up: each rule's children arrive already built.
-    Pure: no names are resolved. The file is set per parse."""
+    """Lark's reductions to syntax tree, bottom-up: each rule's children arrive already built,
+    with the rule's :class:`Span` as ``m`` (from :func:`_with_meta`). Pure: no names are
+    resolved. The file is set per parse."""
 
     def __init__(self) -> None:
         super().__init__(visit_tokens=False)
         self.file = "<spec>"
         self.building = True  # False while a file is only checked for syntax errors
-
-    def _span(self, m: Span) -> Span:
-        return m  # the wrapper gives each rule its span
 
     def _tspan(self, tok: Any) -> Span:
         return Span(self.file, tok.line, tok.column, tok.end_line, tok.end_column)
@@ -346,63 +344,63 @@ class ToSyntax(Transformer):
 
     def header(self, m: Any, kids: list[Any]) -> s.Header:
         name, *params = kids
-        return s.Header(str(name), tuple(p for p in params if p is not None), self._span(m))
+        return s.Header(str(name), tuple(p for p in params if p is not None), m)
 
     def param(self, m: Any, kids: list[Any]) -> s.Param:
         name, default = kids
-        return s.Param(str(name), default, self._span(m))
+        return s.Param(str(name), default, m)
 
     def input_stmt(self, m: Any, kids: list[Any]) -> s.Input:
         args = _glue(kids[1:])  # after the `input` keyword
         if len(args) != 1 or not isinstance(args[0], s.SizeArg):
             raise ArchError([Diagnostic(Severity.ERROR, "`input` takes one shape, `HxWxC` or `N`",
-                                        self._span(m), help="write e.g. `input 32x32x3` or `input 784`")])
-        return s.Input(args[0].parts, self._span(m))
+                                        m, help="write e.g. `input 32x32x3` or `input 784`")])
+        return s.Input(args[0].parts, m)
 
     def use_stmt(self, m: Any, kids: list[Any]) -> s.Use:
         (tok,) = kids
-        return s.Use(str(tok)[1:-1], self._span(m))
+        return s.Use(str(tok)[1:-1], m)
 
     def block_def(self, m: Any, kids: list[Any]) -> s.BlockDef:
         name, body = kids[0], kids[-1]
         params = tuple(p for p in kids[1:-1] if p is not None)
-        return s.BlockDef(str(name), params, body, self._span(m), self._tspan(name), self.file)
+        return s.BlockDef(str(name), params, body, m, self._tspan(name), self.file)
 
     def body(self, m: Any, kids: list[Any]) -> tuple[s.Statement, ...]:
         return tuple(k for k in kids if k is not None)
 
     def assign(self, m: Any, kids: list[Any]) -> s.Assign:
         name, value = kids
-        return s.Assign(str(name), value, self._span(m), self._tspan(name))
+        return s.Assign(str(name), value, m, self._tspan(name))
 
     def chain_stmt(self, m: Any, kids: list[Any]) -> s.ChainStmt:
         (chain,) = kids
-        return s.ChainStmt(chain, self._span(m))
+        return s.ChainStmt(chain, m)
 
     def output_stmt(self, m: Any, kids: list[Any]) -> s.Output:
         *items, when = kids
         if when is not None and str(when) != "training":
             raise ArchError([Diagnostic(Severity.ERROR, f"expected `when training`, found `when {when}`",
                                         self._tspan(when), help="training is the one mode outputs can depend on")])
-        return s.Output(tuple(items), when is not None, self._span(m))
+        return s.Output(tuple(items), when is not None, m)
 
     def output_item(self, m: Any, kids: list[Any]) -> s.OutputItem:
-        return s.OutputItem(None, str(kids[0]), self._span(m))
+        return s.OutputItem(None, str(kids[0]), m)
 
     def output_keyed(self, m: Any, kids: list[Any]) -> s.OutputItem:
-        return s.OutputItem(str(kids[0]), str(kids[1]), self._span(m))
+        return s.OutputItem(str(kids[0]), str(kids[1]), m)
 
     def variant_stmt(self, m: Any, kids: list[Any]) -> s.Variant:
         name, *params = kids
-        return s.Variant(str(name), tuple(p for p in params if p is not None), self._span(m), self._tspan(name))
+        return s.Variant(str(name), tuple(p for p in params if p is not None), m, self._tspan(name))
 
     def assert_stmt(self, m: Any, kids: list[Any]) -> s.Assert:
         condition, message = kids
-        return s.Assert(condition, None if message is None else str(message)[1:-1], self._span(m))
+        return s.Assert(condition, None if message is None else str(message)[1:-1], m)
 
     def label(self, m: Any, kids: list[Any]) -> s.Label:
         name, element = kids
-        return s.Label(str(name), element, self._span(m), self._tspan(name))
+        return s.Label(str(name), element, m, self._tspan(name))
 
     def ident(self, m: Any, kids: list[Any]) -> Any:
         return kids[0]
@@ -411,99 +409,99 @@ class ToSyntax(Transformer):
 
     # expressions ------------------------------------------------------------------------
     def seq(self, m: Any, kids: list[Any]) -> s.Seq:
-        return s.Seq(tuple(kids), self._span(m))
+        return s.Seq(tuple(kids), m)
 
     def or_op(self, m: Any, kids: list[Any]) -> s.BinOp:
-        return s.BinOp("or", kids[0], kids[1], self._span(m))
+        return s.BinOp("or", kids[0], kids[1], m)
 
     def and_op(self, m: Any, kids: list[Any]) -> s.BinOp:
-        return s.BinOp("and", kids[0], kids[1], self._span(m))
+        return s.BinOp("and", kids[0], kids[1], m)
 
     def not_op(self, m: Any, kids: list[Any]) -> s.UnaryOp:
-        return s.UnaryOp("not", kids[0], self._span(m))
+        return s.UnaryOp("not", kids[0], m)
 
     def compare(self, m: Any, kids: list[Any]) -> s.BinOp:
         left, op, right = kids
-        return s.BinOp(str(op), left, right, self._span(m))
+        return s.BinOp(str(op), left, right, m)
 
     binop = compare
 
     def unary(self, m: Any, kids: list[Any]) -> s.UnaryOp:
         op, operand = kids
-        return s.UnaryOp(str(op), operand, self._span(m))
+        return s.UnaryOp(str(op), operand, m)
 
     def repeat_as(self, m: Any, kids: list[Any]) -> s.RepeatAs | s.BinOp:
         body, op, count, var = kids
         if str(op) != "*":
             raise ArchError([Diagnostic(Severity.ERROR, f"`as` follows a repetition `* N`, not `{op}`",
-                                        self._span(m), help="write `(chain) * N as i`")])
-        return s.RepeatAs(body, count, str(var), self._span(m))
+                                        m, help="write `(chain) * N as i`")])
+        return s.RepeatAs(body, count, str(var), m)
 
     def int_lit(self, m: Any, kids: list[Any]) -> s.Number:
-        return s.Number(number_value(str(kids[0]), self._span(m)), self._span(m))
+        return s.Number(number_value(str(kids[0]), m), m)
 
     float_lit = int_lit
 
     def input_ref(self, m: Any, kids: list[Any]) -> s.Layer:
-        span = self._span(m)
+        span = m
         return s.Layer("input", (), span, span)
 
     def tensor_dim(self, m: Any, kids: list[Any]) -> s.TensorDim:
-        return s.TensorDim(str(kids[0]), str(kids[1]), self._span(m))
+        return s.TensorDim(str(kids[0]), str(kids[1]), m)
 
     def in_dim(self, m: Any, kids: list[Any]) -> s.InDim:
-        return s.InDim(str(kids[0]), self._span(m))
+        return s.InDim(str(kids[0]), m)
 
     def paren(self, m: Any, kids: list[Any]) -> s.Paren:
-        return s.Paren(kids[0], self._span(m))
+        return s.Paren(kids[0], m)
 
     def if_expr(self, m: Any, kids: list[Any]) -> s.IfElse:
         cond, then, orelse = kids
-        return s.IfElse(cond, then, orelse, self._span(m))
+        return s.IfElse(cond, then, orelse, m)
 
     def call(self, m: Any, kids: list[Any]) -> s.Call:
         name, *args = kids
         wrapped = tuple(a if isinstance(a, s.Argument) else s.Argument(None, a, _span_of(a))
                         for a in args if a is not None)
-        return s.Call(str(name), wrapped, self._span(m), self._tspan(name))
+        return s.Call(str(name), wrapped, m, self._tspan(name))
 
     def kwarg(self, m: Any, kids: list[Any]) -> s.Argument:
         name, value = kids
-        return s.Argument(str(name), value, self._span(m))
+        return s.Argument(str(name), value, m)
 
     # layers -----------------------------------------------------------------------------
     def layer(self, m: Any, kids: list[Any]) -> s.Layer:
         name, *args = kids
-        return s.Layer(str(name), tuple(_glue(args)), self._span(m), self._tspan(name))
+        return s.Layer(str(name), tuple(_glue(args)), m, self._tspan(name))
 
     def dims_arg(self, m: Any, kids: list[Any]) -> s.SizeArg:
         span = self._tspan(kids[0])
         return s.SizeArg(tuple(s.Number(_integer(v, span), span) for v in str(kids[0]).split("x")), span)
 
     def int_arg(self, m: Any, kids: list[Any]) -> s.SizeArg:
-        span = self._span(m)
+        span = m
         return s.SizeArg((s.Number(number_value(str(kids[0]), span), span),), span)
 
     float_arg = int_arg
 
     def flag_arg(self, m: Any, kids: list[Any]) -> s.FlagArg:
-        text, span = str(kids[0]), self._span(m)
+        text, span = str(kids[0]), m
         return s.FlagArg(text[0], tuple(s.Number(_integer(v, span), span) for v in text[1:].split("x")), span)
 
     def flagx_arg(self, m: Any, kids: list[Any]) -> s.FlagArg:
         letter, value = kids
-        return s.FlagArg(str(letter), (value,), self._span(m))
+        return s.FlagArg(str(letter), (value,), m)
 
     def paren_arg(self, m: Any, kids: list[Any]) -> s.SizeArg:
-        span = self._span(m)
+        span = m
         return s.SizeArg((s.Paren(kids[0], span),), span)
 
     def word_arg(self, m: Any, kids: list[Any]) -> s.WordArg:
-        return s.WordArg(str(kids[0]), self._span(m))
+        return s.WordArg(str(kids[0]), m)
 
     def keyword_arg(self, m: Any, kids: list[Any]) -> s.KeywordArg:
         name, value = kids
-        return s.KeywordArg(str(name), value, self._span(m))
+        return s.KeywordArg(str(name), value, m)
 
     def in_value(self, m: Any, kids: list[Any]) -> str:
         return "in"
